@@ -1,0 +1,15 @@
+//! vigil — a video-analytics node.
+//!
+//! Data flows one way: `ingest` (demux, decode, packet ring) → `frame` → `analytics`
+//! → `events` → `evidence` (clips, pictures). `pipeline` wires one camera's flow and is the
+//! single entry used by `vigil analyze`, `vigil bench` and the service.
+
+pub mod analytics;
+pub mod config;
+pub mod events;
+pub mod evidence;
+pub mod frame;
+pub mod infer;
+pub mod ingest;
+// pub mod pipeline; (re-enabled when ingest and analytics land)
+pub mod synth;
