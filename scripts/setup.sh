@@ -13,6 +13,9 @@ APT_PKGS=(pkg-config clang libclang-dev libopencv-dev libavcodec-dev libavformat
 # Debian's python3-gi; live555 is not packaged in bookworm).
 if [ "${1:-}" = "--test" ]; then
   APT_PKGS+=(python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-good gstreamer1.0-plugins-base)
+  # Console browser tests: Debian's Chromium (never a downloaded browser build) and a CJK font
+  # so Chinese renders in screenshots.
+  APT_PKGS+=(chromium chromium-driver fonts-wqy-microhei)
 fi
 
 log() { printf '[setup] %s\n' "$*" >&2; }
@@ -53,6 +56,23 @@ PY
 fi
 ln -sf "libonnxruntime.so.$ORT_VERSION" "$ORT_DIR/libonnxruntime.so"
 log "ONNX Runtime: $ORT_DIR/libonnxruntime.so.$ORT_VERSION"
+
+# --- console browser tests: playwright-core only (it drives /usr/bin/chromium) ---
+if [ "${1:-}" = "--test" ]; then
+  if command -v npm >/dev/null 2>&1; then
+    lock=tests/console/package-lock.json
+    stamp=tests/console/node_modules/.vigil-lock
+    if [ ! -f "$stamp" ] || ! cmp -s "$lock" "$stamp"; then
+      log "npm ci in tests/console (playwright-core)"
+      npm ci --prefix tests/console --no-audit --no-fund --loglevel=error
+      cp "$lock" "$stamp"
+    else
+      log "tests/console/node_modules: up to date"
+    fi
+  else
+    log "npm not found: the console browser tests will be skipped"
+  fi
+fi
 
 # --- third-party model weights ---
 bash scripts/fetch-models.sh

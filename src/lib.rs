@@ -6,10 +6,16 @@
 
 pub mod analytics;
 pub mod config;
+pub mod console;
 pub mod events;
 pub mod evidence;
 pub mod frame;
 pub mod infer;
 pub mod ingest;
-// pub mod pipeline; (re-enabled when ingest and analytics land)
+pub mod pipeline;
 pub mod synth;
+pub mod store;
+pub mod audit;
+pub mod auth;
+pub mod api;
+pub mod push;

@@ -1,1 +1,5 @@
 //! CLI subcommands that live outside main.rs.
+pub mod eval;
+pub mod audit;
+pub mod user;
+pub mod synth;

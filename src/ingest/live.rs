@@ -1,0 +1,218 @@
+//! A camera that keeps coming back: `MediaSource` plus reconnect with capped exponential
+//! backoff, stall detection, and media time that stays monotonic across sessions.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::counters::Counters;
+use super::ring::PacketRing;
+use super::source::{is_network_url, IngestOptions, MediaSource, StreamInfo};
+use super::IngestError;
+use crate::frame::Frame;
+
+#[derive(Clone, Debug)]
+pub struct LiveOptions {
+    /// Reconnect when no frame arrived for this long.
+    pub stall_timeout_s: f64,
+    /// Upper bound of the reconnect backoff.
+    pub reconnect_max_s: f64,
+    /// Restart a file source at its end instead of ending.
+    pub loop_file: bool,
+}
+
+impl Default for LiveOptions {
+    fn default() -> Self {
+        LiveOptions {
+            stall_timeout_s: 10.0,
+            reconnect_max_s: 30.0,
+            loop_file: false,
+        }
+    }
+}
+
+const BACKOFF_START_S: f64 = 0.5;
+/// How often a backoff sleep looks at the stop flag.
+const STOP_POLL: Duration = Duration::from_millis(100);
+
+/// A source that reconnects on failure; connects lazily on the first `next_frame`.
+pub struct LiveSource {
+    url: String,
+    opts: IngestOptions,
+    live: LiveOptions,
+    counters: Arc<Counters>,
+    stop: Arc<AtomicBool>,
+    is_network: bool,
+    src: Option<MediaSource>,
+    backoff_s: f64,
+    next_index: u64,
+    last_pts_s: Option<f64>,
+    frame_dur_s: f64,
+}
+
+impl LiveSource {
+    pub fn new(
+        url: &str,
+        opts: IngestOptions,
+        live: LiveOptions,
+        counters: Arc<Counters>,
+        stop: Arc<AtomicBool>,
+    ) -> Self {
+        LiveSource {
+            url: url.to_string(),
+            is_network: is_network_url(url),
+            opts,
+            live,
+            counters,
+            stop,
+            src: None,
+            backoff_s: BACKOFF_START_S,
+            next_index: 0,
+            last_pts_s: None,
+            frame_dur_s: 0.04,
+        }
+    }
+
+    fn stopped(&self) -> IngestError {
+        IngestError::Stopped {
+            source_name: self.url.clone(),
+        }
+    }
+
+    /// Blocks until a frame arrives, reconnecting on open/read errors, end of a network stream
+    /// and stalls. `Err(Stopped)` once `stop` is set; `Ok(None)` at the end of a non-looping file.
+    pub fn next_frame(&mut self) -> Result<Option<Frame>, IngestError> {
+        loop {
+            if self.stop.load(Ordering::Relaxed) {
+                self.counters.set_online(false);
+                return Err(self.stopped());
+            }
+            let src = match self.src.as_mut() {
+                Some(s) => s,
+                None => match self.connect() {
+                    Ok(()) => continue,
+                    Err(IngestError::Stopped { .. }) => return Err(self.stopped()),
+                    Err(e) => {
+                        self.retry(&e)?;
+                        continue;
+                    }
+                },
+            };
+            match src.next_frame() {
+                Ok(Some(mut f)) => {
+                    f.index = self.next_index;
+                    self.next_index += 1;
+                    self.last_pts_s = Some(f.pts_s);
+                    self.backoff_s = BACKOFF_START_S;
+                    return Ok(Some(f));
+                }
+                Ok(None) if !self.is_network => {
+                    if !self.live.loop_file {
+                        self.counters.set_online(false);
+                        return Ok(None);
+                    }
+                    tracing::debug!(source = %self.url, "end of file; looping");
+                    self.src = None;
+                }
+                Ok(None) => {
+                    let e = IngestError::Read {
+                        source_name: self.url.clone(),
+                        reason: "stream ended".into(),
+                    };
+                    self.retry(&e)?;
+                }
+                Err(IngestError::Stopped { .. }) => {
+                    self.counters.set_online(false);
+                    return Err(self.stopped());
+                }
+                Err(e) => self.retry(&e)?,
+            }
+        }
+    }
+
+    fn connect(&mut self) -> Result<(), IngestError> {
+        let mut s = MediaSource::open_with_stop(
+            &self.url,
+            &self.opts,
+            self.counters.clone(),
+            Some(self.stop.clone()),
+        )?;
+        self.frame_dur_s = 1.0 / s.info().fps.max(1.0);
+        // The new session's clock starts at 0; continue after the last frame we gave out.
+        let offset = self.last_pts_s.map_or(0.0, |p| p + self.frame_dur_s);
+        s.set_time_offset(offset);
+        s.set_stall_timeout(Some(self.live.stall_timeout_s));
+        tracing::info!(source = %self.url, offset_s = offset, "connected");
+        self.src = Some(s);
+        Ok(())
+    }
+
+    /// Drop the session, count a reconnect, and sleep the backoff (waking for `stop`).
+    fn retry(&mut self, why: &IngestError) -> Result<(), IngestError> {
+        self.src = None;
+        self.counters.set_online(false);
+        self.counters.reconnects.fetch_add(1, Ordering::Relaxed);
+        let wait = self.backoff_s;
+        tracing::warn!(source = %self.url, error = %why, retry_in_s = wait, "source lost; reconnecting");
+        self.backoff_s = (self.backoff_s * 2.0).min(self.live.reconnect_max_s.max(BACKOFF_START_S));
+        let until = Instant::now() + Duration::from_secs_f64(wait);
+        loop {
+            if self.stop.load(Ordering::Relaxed) {
+                return Err(self.stopped());
+            }
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(());
+            }
+            std::thread::sleep(left.min(STOP_POLL));
+        }
+    }
+
+    /// The current session's ring (`None` while disconnected).
+    pub fn ring(&self) -> Option<&PacketRing> {
+        self.src.as_ref().map(|s| s.ring())
+    }
+
+    /// The current session's stream info (`None` while disconnected).
+    pub fn info(&self) -> Option<&StreamInfo> {
+        self.src.as_ref().map(|s| s.info())
+    }
+
+    /// Stage times of the current session.
+    pub fn times(&self) -> Option<super::source::StageTimes> {
+        self.src.as_ref().map(|s| s.times())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send<T: Send>() {}
+
+    #[test]
+    fn live_source_is_send() {
+        assert_send::<LiveSource>();
+    }
+
+    #[test]
+    fn stop_interrupts_backoff_for_missing_source() {
+        let stop = Arc::new(AtomicBool::new(false));
+        let counters = Arc::new(Counters::default());
+        let mut s = LiveSource::new(
+            "/nonexistent/vigil-test.mp4",
+            IngestOptions::default(),
+            LiveOptions::default(),
+            counters.clone(),
+            stop.clone(),
+        );
+        let t = std::thread::spawn(move || s.next_frame());
+        // Wait until it has failed at least once, then stop it.
+        while counters.snapshot().reconnects == 0 {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        stop.store(true, Ordering::Relaxed);
+        let r = t.join().unwrap();
+        assert!(matches!(r, Err(IngestError::Stopped { .. })), "{r:?}");
+    }
+}

@@ -11,7 +11,7 @@ pub mod ring;
 pub mod source;
 
 pub use counters::{CounterSnapshot, Counters};
-pub use live::LiveSource;
+pub use live::{LiveOptions, LiveSource};
 pub use ring::{ClipPackets, PacketRing};
 pub use source::{IngestOptions, MediaSource, StageTimes, StreamInfo};
 
@@ -36,6 +36,8 @@ pub fn init() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         let _ = ffmpeg_next::init();
-        ffmpeg_next::util::log::set_level(ffmpeg_next::util::log::Level::Error);
+        // Fatal only: corrupt camera streams would flood stderr; errors are counted and reported
+        // through our own error types and tracing instead.
+        ffmpeg_next::util::log::set_level(ffmpeg_next::util::log::Level::Fatal);
     });
 }

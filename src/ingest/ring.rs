@@ -1,0 +1,230 @@
+//! Ring of compressed video packets, the source of evidence clips.
+//!
+//! The ring is fed with exactly the packets the decoder sees, so a clip cut at detection time
+//! shows what the analytics saw. It is trimmed by whole GOPs and always starts on a keyframe,
+//! so any cut can be decoded without re-encoding.
+
+use std::collections::VecDeque;
+
+use ffmpeg_next::codec::Parameters;
+use ffmpeg_next::{Packet, Rational};
+
+struct Entry {
+    seq: u64,
+    /// Media time (same clock as `Frame::pts_s`).
+    t: f64,
+    key: bool,
+    pkt: Packet,
+}
+
+/// The compressed video packets of roughly the last `ring_s` seconds, plus the stream's codec
+/// parameters and time base.
+pub struct PacketRing {
+    params: Parameters,
+    time_base: Rational,
+    ring_s: f64,
+    entries: VecDeque<Entry>,
+    /// Sequence numbers of the keyframes in `entries`, oldest first (front is `entries[0]`).
+    keys: VecDeque<u64>,
+    next_seq: u64,
+    max_t: f64,
+    max_packets: usize,
+}
+
+/// Packets cut from the ring: decodable on their own (start on a keyframe).
+pub struct ClipPackets {
+    pub params: Parameters,
+    pub time_base: Rational,
+    pub packets: Vec<Packet>,
+    /// Media time of the first packet (a keyframe).
+    pub start_s: f64,
+    /// Media time where the last included frame ends.
+    pub end_s: f64,
+}
+
+impl PacketRing {
+    /// `params` are copied, so the ring does not depend on the demuxer staying open.
+    pub fn new(params: &Parameters, time_base: Rational, ring_s: f64) -> Self {
+        let ring_s = if ring_s.is_finite() && ring_s > 0.0 {
+            ring_s
+        } else {
+            30.0
+        };
+        PacketRing {
+            params: params.clone(),
+            time_base,
+            ring_s,
+            entries: VecDeque::new(),
+            keys: VecDeque::new(),
+            next_seq: 0,
+            max_t: f64::NEG_INFINITY,
+            // Guards memory when timestamps are broken and time-based trimming never triggers.
+            max_packets: ((ring_s * 240.0) as usize).max(2000),
+        }
+    }
+
+    pub fn time_base(&self) -> Rational {
+        self.time_base
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Total payload bytes held.
+    pub fn bytes(&self) -> usize {
+        self.entries.iter().map(|e| e.pkt.size()).sum()
+    }
+
+    /// Drop everything (after a reconnect the old packets belong to another session).
+    pub fn clear(&mut self) {
+        self.entries.clear();
+        self.keys.clear();
+        self.max_t = f64::NEG_INFINITY;
+    }
+
+    /// Append a packet with its media time `t`. Packets before the first keyframe are dropped
+    /// so the ring always starts decodable.
+    pub fn push(&mut self, pkt: Packet, t: f64) {
+        let key = pkt.is_key();
+        if self.entries.is_empty() && !key {
+            return;
+        }
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        if key {
+            self.keys.push_back(seq);
+        }
+        if t > self.max_t {
+            self.max_t = t;
+        }
+        self.entries.push_back(Entry { seq, t, key, pkt });
+        self.trim(t);
+    }
+
+    fn trim(&mut self, now: f64) {
+        // Drop the oldest GOP while the remainder still covers ring_s.
+        while self.keys.len() >= 2 {
+            let Some(front) = self.entries.front() else {
+                break;
+            };
+            let idx = (self.keys[1] - front.seq) as usize;
+            let second_key_t = self.entries.get(idx).map_or(f64::NAN, |e| e.t);
+            let over_time = now - second_key_t >= self.ring_s;
+            let over_count = self.entries.len() > self.max_packets;
+            if !(over_time || over_count) {
+                break;
+            }
+            self.entries.drain(..idx);
+            self.keys.pop_front();
+        }
+        if self.entries.len() > self.max_packets {
+            // A single GOP longer than the cap: nothing decodable can be kept.
+            tracing::warn!(
+                packets = self.entries.len(),
+                "packet ring overflow inside one GOP; clearing until the next keyframe"
+            );
+            self.clear();
+        }
+    }
+
+    /// Media seconds covered (first keyframe .. newest packet).
+    pub fn span(&self) -> Option<(f64, f64)> {
+        let first = self.entries.front()?;
+        Some((first.t, self.max_t.max(first.t)))
+    }
+
+    /// Packets from the keyframe at or before `from_s` (or the oldest keyframe if `from_s`
+    /// predates the ring) through the last packet with pts <= `to_s`. `None` if nothing fits.
+    pub fn cut(&self, from_s: f64, to_s: f64) -> Option<ClipPackets> {
+        self.entries.front()?;
+        let n = self.entries.len();
+        let start = (0..n)
+            .rev()
+            .find(|&i| self.entries[i].key && self.entries[i].t <= from_s)
+            .unwrap_or(0);
+        // Decode order: everything up to the last packet shown by to_s is needed, including
+        // later-shown references that precede it.
+        let end = (start..n).rev().find(|&i| self.entries[i].t <= to_s)?;
+        let tb = f64::from(self.time_base);
+        let mut end_s = f64::NEG_INFINITY;
+        let mut packets = Vec::with_capacity(end - start + 1);
+        for e in self.entries.range(start..=end) {
+            let dur = e.pkt.duration().max(0) as f64 * tb;
+            end_s = end_s.max(e.t + dur);
+            packets.push(e.pkt.clone());
+        }
+        Some(ClipPackets {
+            params: self.params.clone(),
+            time_base: self.time_base,
+            packets,
+            start_s: self.entries[start].t,
+            end_s,
+        })
+    }
+
+    /// Whether the packet at the front is a keyframe (always true when non-empty).
+    pub fn starts_on_key(&self) -> bool {
+        self.entries.front().map_or(true, |e| e.key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ffmpeg_next::codec::packet::Flags;
+
+    fn pkt(key: bool, pts: i64) -> Packet {
+        let mut p = Packet::copy(&[0, 0, 0, 1, 0x65]);
+        if key {
+            p.set_flags(Flags::KEY);
+        }
+        p.set_pts(Some(pts));
+        p.set_dts(Some(pts));
+        p.set_duration(1);
+        p
+    }
+
+    fn ring_with(n: i64, gop: i64, ring_s: f64) -> PacketRing {
+        crate::ingest::init();
+        let mut r = PacketRing::new(&Parameters::new(), Rational(1, 10), ring_s);
+        for i in 0..n {
+            r.push(pkt(i % gop == 0, i), i as f64 / 10.0);
+        }
+        r
+    }
+
+    #[test]
+    fn drops_leading_non_keys_and_trims_by_gop() {
+        crate::ingest::init();
+        let mut r = PacketRing::new(&Parameters::new(), Rational(1, 10), 2.0);
+        r.push(pkt(false, 0), 0.0);
+        assert!(r.is_empty());
+        for i in 1..=100 {
+            r.push(pkt(i % 10 == 0, i), i as f64 / 10.0);
+        }
+        assert!(r.starts_on_key());
+        let (a, b) = r.span().unwrap();
+        assert!((b - 10.0).abs() < 1e-9);
+        // Trimmed by whole GOPs of 1 s: keeps at least 2 s, less than 3 s.
+        assert!(b - a >= 2.0 && b - a < 3.0, "span {a}..{b}");
+    }
+
+    #[test]
+    fn cut_starts_on_keyframe_before_from() {
+        let r = ring_with(100, 10, 100.0);
+        let c = r.cut(3.45, 5.0).unwrap();
+        assert!((c.start_s - 3.0).abs() < 1e-9);
+        assert!(c.packets[0].is_key());
+        assert_eq!(c.packets.len(), 21); // 3.0 ..= 5.0
+        assert!((c.end_s - 5.1).abs() < 1e-9);
+        // from before the ring → oldest keyframe; to beyond → last packet.
+        let c = r.cut(-5.0, 1e9).unwrap();
+        assert_eq!(c.packets.len(), 100);
+        assert!(r.cut(0.0, -1.0).is_none());
+    }
+}

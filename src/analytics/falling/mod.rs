@@ -1,5 +1,521 @@
 //! High-altitude throwing (高空抛物): falling-object analytic for facade cameras.
+//!
+//! Per frame: foreground ([`background`]) → 8-connected blobs ([`blobs`]) → constant-
+//! acceleration tracker ([`tracker`]). Every live track long enough is judged by the
+//! physics layer ([`physics`]: homography + fits) and, when ONNX Runtime and the model are
+//! there, by the learned trajectory model ([`classifier`]). A convincing track raises the
+//! alarm (`Phase::New`); when it ends the event is completed (`Phase::End`) with the full
+//! trajectory, the origin / floor and a trajectory picture ([`picture`]).
 
+pub mod background;
+pub mod blobs;
+pub mod classifier;
 pub mod config;
+pub mod eval;
+pub mod physics;
+pub mod picture;
+pub mod sim;
+pub mod tracker;
+
+use std::collections::VecDeque;
 
 pub use config::FacadeConfig;
+
+use crate::analytics::Analytic;
+use crate::events::{Event, EventKind, EventUpdate, Origin, Phase, Picture};
+use crate::frame::Frame;
+use background::{Background, ForegroundParams};
+use blobs::Labeller;
+use classifier::TrajectoryModel;
+use physics::{Homography, Judgement, PhysicsParams};
+use tracker::{Track, Tracker, TrackerParams};
+
+#[derive(Debug, thiserror::Error)]
+pub enum FallingError {
+    #[error("camera '{camera}': invalid facade.calibration: {source}")]
+    Calibration {
+        camera: String,
+        #[source]
+        source: physics::CalibError,
+    },
+    #[error("camera '{camera}': invalid facade config: {field}: {reason}")]
+    Config {
+        camera: String,
+        field: String,
+        reason: String,
+    },
+}
+
+/// Tunables (defaults are what `vigil analyze` uses).
+#[derive(Clone, Debug)]
+pub struct FallingParams {
+    pub fg: ForegroundParams,
+    pub tracker: TrackerParams,
+    pub physics: PhysicsParams,
+    /// Frames before detections count (noise estimate settling).
+    pub warmup_frames: u64,
+    /// Foreground fraction of the analysed area that means "global change".
+    pub global_frac: f64,
+    /// Above this fraction the background is re-learnt from the current frame.
+    pub reset_frac: f64,
+    /// Quiet period after a global change (s).
+    pub quiet_s: f64,
+    pub min_area: u32,
+    pub max_area: u32,
+    /// Blobs closer than this (px) are one object.
+    pub merge_gap: u32,
+    /// A second alarm closer than this (px) to a live alarmed track is a duplicate.
+    pub dup_px: f64,
+    /// Detections per distinct frame a track needs.
+    pub min_density: f64,
+    /// Minimum model probability of "falling" (when the model is loaded).
+    pub min_p_model: f32,
+    /// At most this many alarms per `storm_window_s`.
+    pub max_alarms: usize,
+    pub storm_window_s: f64,
+}
+
+impl Default for FallingParams {
+    fn default() -> Self {
+        FallingParams {
+            fg: ForegroundParams::default(),
+            tracker: TrackerParams::default(),
+            physics: PhysicsParams::default(),
+            warmup_frames: 12,
+            global_frac: 0.03,
+            reset_frac: 0.12,
+            quiet_s: 0.6,
+            min_area: 2,
+            max_area: 4000,
+            merge_gap: 2,
+            dup_px: 30.0,
+            min_density: 0.6,
+            min_p_model: 0.35,
+            max_alarms: 6,
+            storm_window_s: 10.0,
+        }
+    }
+}
+
+struct Open {
+    event: Event,
+}
+
+pub struct FallingAnalytic {
+    camera: String,
+    cfg: FacadeConfig,
+    hom: Option<Homography>,
+    params: FallingParams,
+    model: Option<TrajectoryModel>,
+    bg: Option<Background>,
+    labeller: Labeller,
+    tracker: Tracker,
+    fg: Vec<u8>,
+    width: u32,
+    height: u32,
+    next_event: u64,
+    open: Vec<(u64, Open)>,
+    quiet_until: f64,
+    alarms: VecDeque<f64>,
+    last_warn: f64,
+    last_t: f64,
+    /// Frames judged a global change (for diagnostics).
+    pub global_frames: u64,
+    /// Repeated (identical) frames skipped.
+    pub duplicate_frames: u64,
+    /// Sparse sample of the previous frame (duplicate detection).
+    sample: Vec<u8>,
+    /// Smoothed interval between distinct frames (s).
+    frame_dt: f64,
+    last_distinct_t: Option<f64>,
+}
+
+impl FallingAnalytic {
+    pub fn new(camera: &str, cfg: &FacadeConfig) -> Result<FallingAnalytic, FallingError> {
+        Self::with_params(camera, cfg, FallingParams::default(), true)
+    }
+
+    /// Like [`new`](Self::new) with explicit tunables; `use_model = false` runs the physics
+    /// layer alone.
+    pub fn with_params(
+        camera: &str,
+        cfg: &FacadeConfig,
+        params: FallingParams,
+        use_model: bool,
+    ) -> Result<FallingAnalytic, FallingError> {
+        if let Err((field, reason)) = cfg.validate() {
+            return Err(FallingError::Config {
+                camera: camera.to_string(),
+                field,
+                reason,
+            });
+        }
+        let hom = if cfg.calibration.is_empty() {
+            None
+        } else {
+            let img: Vec<[f64; 2]> = cfg.calibration.iter().map(|c| c.px).collect();
+            let world: Vec<[f64; 2]> = cfg.calibration.iter().map(|c| c.m).collect();
+            Some(Homography::from_points(&img, &world).map_err(|source| FallingError::Calibration {
+                camera: camera.to_string(),
+                source,
+            })?)
+        };
+        if hom.is_none() {
+            tracing::info!(camera, "facade camera is not calibrated: no floor will be reported");
+        }
+        let model = if use_model {
+            match classifier::default_model_path() {
+                Some(p) => match TrajectoryModel::load(&p) {
+                    Ok(m) => Some(m),
+                    Err(e) => {
+                        tracing::warn!(camera, error = %e, "trajectory model unavailable; using the physics layer alone");
+                        None
+                    }
+                },
+                None => {
+                    tracing::warn!(camera, "models/trajectory.onnx not found; using the physics layer alone");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        Ok(FallingAnalytic {
+            camera: camera.to_string(),
+            cfg: cfg.clone(),
+            hom,
+            tracker: Tracker::new(params.tracker.clone()),
+            params,
+            model,
+            bg: None,
+            labeller: Labeller::default(),
+            fg: Vec::new(),
+            width: 0,
+            height: 0,
+            next_event: 1,
+            open: Vec::new(),
+            quiet_until: f64::NEG_INFINITY,
+            alarms: VecDeque::new(),
+            last_warn: f64::NEG_INFINITY,
+            last_t: 0.0,
+            global_frames: 0,
+            duplicate_frames: 0,
+            sample: Vec::new(),
+            frame_dt: 0.04,
+            last_distinct_t: None,
+        })
+    }
+
+    pub fn has_model(&self) -> bool {
+        self.model.is_some()
+    }
+
+    pub fn is_calibrated(&self) -> bool {
+        self.hom.is_some()
+    }
+
+    fn warn_rate_limited(&mut self, t: f64, msg: &str) {
+        if t - self.last_warn > 10.0 {
+            self.last_warn = t;
+            tracing::warn!(camera = %self.camera, t, "{msg}");
+        }
+    }
+
+    fn floor_of(&self, h: f64) -> i32 {
+        (h / self.cfg.floor_height_m).floor() as i32 + 1
+    }
+
+    fn origin(&self, j: &Judgement) -> Origin {
+        Origin {
+            x: j.origin_px.0,
+            y: j.origin_px.1,
+            floor: j.height_m.map(|h| self.floor_of(h)),
+            height_m: j.height_m,
+            facade_x_m: j.facade_x_m,
+        }
+    }
+
+    fn fill_event(&self, ev: &mut Event, tr: &Track, j: &Judgement) {
+        ev.start_s = tr.first_t();
+        ev.end_s = tr.last_t;
+        ev.origin = Some(self.origin(j));
+        ev.trajectory = Some(tr.obs.iter().map(|o| [o.t, o.x, o.y]).collect());
+        let (mut x0, mut y0, mut x1, mut y1) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
+        for o in &tr.obs {
+            x0 = x0.min(o.x);
+            y0 = y0.min(o.y);
+            x1 = x1.max(o.x);
+            y1 = y1.max(o.y);
+        }
+        if x0 <= x1 {
+            ev.bbox = Some([x0, y0, x1, y1]);
+        }
+    }
+
+    /// Combined confidence of a track, or `None` when it is not (yet) a falling object.
+    fn score(&mut self, tr: &Track) -> Option<(Judgement, f64)> {
+        // A falling object is seen on (nearly) every distinct frame; clutter flickers.
+        let dur = tr.last_t - tr.first_t();
+        let expected = dur / self.frame_dt.max(1e-3) + 1.0;
+        if (tr.obs.len() as f64) < self.params.min_density * expected {
+            return None;
+        }
+        let j = physics::judge(&tr.obs, self.hom.as_ref(), self.height as f64, &self.params.physics);
+        if !j.falling {
+            return None;
+        }
+        let h = self.height as f64;
+        let min_p = self.params.min_p_model;
+        match self.model.as_mut().map(|m| m.p_falling(&tr.obs, h)) {
+            Some(Ok(Some(p))) => {
+                if p < min_p {
+                    return None;
+                }
+                let c = 0.5 * j.score + 0.5 * p as f64;
+                Some((j, c))
+            }
+            Some(Err(e)) => {
+                tracing::warn!(camera = %self.camera, error = %e, "trajectory model failed; physics only from now on");
+                self.model = None;
+                let s = j.score;
+                Some((j, s))
+            }
+            _ => {
+                let s = j.score;
+                Some((j, s))
+            }
+        }
+    }
+
+    fn end_track(&mut self, tr: Track, out: &mut Vec<EventUpdate>) {
+        let Some(eid) = tr.alarmed else {
+            if tr.obs.len() >= self.params.physics.min_points && tracing::enabled!(tracing::Level::DEBUG) {
+                let j = physics::judge(&tr.obs, self.hom.as_ref(), self.height as f64, &self.params.physics);
+                let p = self.model.as_mut().and_then(|m| m.p_falling(&tr.obs, self.height as f64).ok().flatten());
+                let (a, b) = (tr.obs[0], tr.obs[tr.obs.len() - 1]);
+                tracing::debug!(
+                    camera = %self.camera, track = tr.id, n = tr.obs.len(),
+                    from = ?(a.t, a.x as i64, a.y as i64), to = ?(b.t, b.x as i64, b.y as i64),
+                    physics = j.reason, p_model = ?p, "track ended without alarm"
+                );
+            }
+            return;
+        };
+        let Some(pos) = self.open.iter().position(|(id, _)| *id == eid) else {
+            return;
+        };
+        let (_, mut open) = self.open.remove(pos);
+        let j = physics::judge(&tr.obs, self.hom.as_ref(), self.height as f64, &self.params.physics);
+        let mut pictures = Vec::new();
+        if j.falling {
+            self.fill_event(&mut open.event, &tr, &j);
+        } else {
+            // Keep the alarm-time origin; just extend the trajectory.
+            open.event.end_s = tr.last_t;
+            open.event.trajectory = Some(tr.obs.iter().map(|o| [o.t, o.x, o.y]).collect());
+        }
+        if let Some(bg) = &self.bg {
+            let pj = if j.falling {
+                j
+            } else {
+                // Re-fit without the physics gates so the picture still has a curve.
+                let mut loose = self.params.physics.clone();
+                loose.min_monotonic = 0.0;
+                loose.max_rel_rms = 10.0;
+                loose.min_rel_acc = -1e9;
+                loose.acc_min = -1e9;
+                loose.acc_max = 1e9;
+                loose.min_drop_m = -1e9;
+                loose.min_drop_frac = -1.0;
+                loose.max_vx_m = 1e9;
+                loose.min_acc_sigmas = -1e9;
+                loose.max_apex_inside_s = 1e9;
+                let mut pj = physics::judge(&tr.obs, self.hom.as_ref(), self.height as f64, &loose);
+                if let Some(o) = &open.event.origin {
+                    pj.origin_px = (o.x, o.y);
+                }
+                pj
+            };
+            let origin = open.event.origin.clone();
+            let info = picture::PictureInfo {
+                camera: &self.camera,
+                t_alarm: open.event.alarm_s,
+                floor: origin.as_ref().and_then(|o| o.floor),
+                height_m: origin.as_ref().and_then(|o| o.height_m),
+            };
+            let img = picture::trajectory_picture(&bg.background_luma(), self.width, self.height, &tr.obs, &pj, &info);
+            pictures.push(Picture {
+                name: "trajectory.png".into(),
+                image: img,
+            });
+        }
+        out.push(EventUpdate {
+            phase: Phase::End,
+            event: open.event,
+            pictures,
+        });
+    }
+
+    fn reinit(&mut self, w: u32, h: u32) {
+        let mask = background::rasterize_masks(w as usize, h as usize, &self.cfg.masks);
+        self.bg = Some(Background::new(w as usize, h as usize, mask, self.params.fg.clone()));
+        self.width = w;
+        self.height = h;
+        self.tracker = Tracker::new(self.params.tracker.clone());
+    }
+}
+
+impl Analytic for FallingAnalytic {
+    fn name(&self) -> &'static str {
+        "falling_object"
+    }
+
+    fn on_frame(&mut self, frame: &Frame) -> Vec<EventUpdate> {
+        let mut out = Vec::new();
+        let t = frame.pts_s;
+        self.last_t = t;
+        if frame.width == 0 || frame.height == 0 || frame.gray.len() != (frame.width * frame.height) as usize {
+            self.warn_rate_limited(t, "frame with inconsistent size ignored");
+            return out;
+        }
+        if self.bg.is_none() || frame.width != self.width || frame.height != self.height {
+            let ended = self.tracker.drain();
+            for tr in ended {
+                self.end_track(tr, &mut out);
+            }
+            self.reinit(frame.width, frame.height);
+        }
+        // Repeated frames (low-frame-rate sources padded to 25/30 fps) carry no motion: skip them
+        // so the frame difference is taken between distinct pictures.
+        let sample: Vec<u8> = frame.gray.iter().step_by(61).copied().collect();
+        if sample.len() == self.sample.len() {
+            let sad: u64 = sample.iter().zip(&self.sample).map(|(&a, &b)| (a as i32 - b as i32).unsigned_abs() as u64).sum();
+            if (sad as f64) < 0.25 * sample.len() as f64 {
+                self.duplicate_frames += 1;
+                return out;
+            }
+        }
+        self.sample = sample;
+        if let Some(lt) = self.last_distinct_t {
+            let dt = t - lt;
+            if dt > 0.0 && dt < 1.0 {
+                self.frame_dt = 0.9 * self.frame_dt + 0.1 * dt;
+            }
+        }
+        self.last_distinct_t = Some(t);
+        let Some(bg) = self.bg.as_mut() else { return out };
+        let n_fg = bg.apply(&frame.gray, &mut self.fg);
+        let active = bg.active_pixels().max(1);
+        let frac = n_fg as f64 / active as f64;
+        let warm = bg.frames() > self.params.warmup_frames;
+        let mut global = frac > self.params.global_frac;
+        let blobs = if global || !warm {
+            Vec::new()
+        } else {
+            let w = self.width as usize;
+            let h = self.height as usize;
+            // Label down to 1 px so split parts of one object can be merged before the size cut.
+            match self.labeller.label(&self.fg, w, h, 1, self.params.max_area, 40_000) {
+                Some(b) => blobs::merge_close(b, self.params.merge_gap)
+                    .into_iter()
+                    .filter(|b| b.area >= self.params.min_area && b.area <= self.params.max_area)
+                    .collect(),
+                None => {
+                    global = true;
+                    Vec::new()
+                }
+            }
+        };
+        if global {
+            self.global_frames += 1;
+            self.quiet_until = t + self.params.quiet_s;
+            if frac > self.params.reset_frac {
+                if let Some(bg) = self.bg.as_mut() {
+                    bg.reset_to(&frame.gray);
+                }
+            }
+            if warm {
+                self.warn_rate_limited(t, "global change (light, exposure, camera shake or heavy noise): detections suppressed");
+            }
+            // Tracks cannot be trusted across a global change.
+            let ended = self.tracker.drain();
+            for tr in ended {
+                self.end_track(tr, &mut out);
+            }
+            return out;
+        }
+        let ended = self.tracker.step(t, &blobs);
+        for tr in ended {
+            self.end_track(tr, &mut out);
+        }
+        if t < self.quiet_until {
+            return out;
+        }
+        // Judge live tracks that could be falling objects.
+        let min_pts = self.params.physics.min_points;
+        let cands: Vec<usize> = self
+            .tracker
+            .tracks
+            .iter()
+            .enumerate()
+            .filter(|(_, tr)| tr.alarmed.is_none() && !tr.rejected && tr.misses == 0 && tr.obs.len() >= min_pts)
+            .map(|(i, _)| i)
+            .collect();
+        for i in cands {
+            let tr = self.tracker.tracks[i].clone();
+            if tr.obs.len() > 600 {
+                self.tracker.tracks[i].rejected = true;
+                continue;
+            }
+            // The same object seen as two tracks (split blobs): keep the first alarm only.
+            if let Some(last) = tr.obs.last() {
+                let dup = self.tracker.tracks.iter().any(|o| {
+                    o.id != tr.id
+                        && o.alarmed.is_some()
+                        && o.obs.last().is_some_and(|q| {
+                            (q.t - last.t).abs() < 0.2 && (q.x - last.x).hypot(q.y - last.y) < self.params.dup_px
+                        })
+                });
+                if dup {
+                    self.tracker.tracks[i].rejected = true;
+                    continue;
+                }
+            }
+            let Some((j, conf)) = self.score(&tr) else { continue };
+            // Alarm-storm guard.
+            while self.alarms.front().is_some_and(|&a| t - a > self.params.storm_window_s) {
+                self.alarms.pop_front();
+            }
+            if self.alarms.len() >= self.params.max_alarms {
+                self.tracker.tracks[i].rejected = true;
+                self.warn_rate_limited(t, "too many falling-object alarms; suppressing (check masks and scene)");
+                continue;
+            }
+            self.alarms.push_back(t);
+            let id = self.next_event;
+            self.next_event += 1;
+            let mut ev = Event::new(id, EventKind::FallingObject, &self.camera, t, conf);
+            ev.alarm_s = t;
+            ev.label = Some("falling_object".into());
+            self.fill_event(&mut ev, &tr, &j);
+            self.tracker.tracks[i].alarmed = Some(id);
+            tracing::info!(camera = %self.camera, id, t, floor = ?ev.origin.as_ref().and_then(|o| o.floor), "falling object");
+            out.push(EventUpdate {
+                phase: Phase::New,
+                event: ev.clone(),
+                pictures: Vec::new(),
+            });
+            self.open.push((id, Open { event: ev }));
+        }
+        out
+    }
+
+    fn finish(&mut self) -> Vec<EventUpdate> {
+        let mut out = Vec::new();
+        let ended = self.tracker.drain();
+        for tr in ended {
+            self.end_track(tr, &mut out);
+        }
+        out
+    }
+}

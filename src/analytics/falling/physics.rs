@@ -1,0 +1,544 @@
+//! Physics layer: image ↔ facade homography, least-squares fits of the track, and the
+//! "is this a falling object" judgement in metres (calibrated) or pixels (uncalibrated).
+
+// Small fixed-size matrix code reads best with explicit indices.
+#![allow(clippy::needless_range_loop)]
+
+use super::tracker::Obs;
+
+/// Planar homography (row-major 3×3) mapping image pixels to facade metres `[x, h]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Homography {
+    pub h: [[f64; 3]; 3],
+    pub inv: [[f64; 3]; 3],
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CalibError {
+    #[error("needs at least 4 calibration points, got {0}")]
+    TooFew(usize),
+    #[error("calibration {0} points are (nearly) collinear")]
+    Collinear(&'static str),
+    #[error("calibration points are not finite numbers")]
+    NotFinite,
+    #[error("calibration is degenerate (the homography cannot be solved)")]
+    Degenerate,
+}
+
+fn apply(h: &[[f64; 3]; 3], x: f64, y: f64) -> Option<(f64, f64)> {
+    let w = h[2][0] * x + h[2][1] * y + h[2][2];
+    if w.abs() < 1e-12 {
+        return None;
+    }
+    Some((
+        (h[0][0] * x + h[0][1] * y + h[0][2]) / w,
+        (h[1][0] * x + h[1][1] * y + h[1][2]) / w,
+    ))
+}
+
+fn mat_mul(a: &[[f64; 3]; 3], b: &[[f64; 3]; 3]) -> [[f64; 3]; 3] {
+    let mut o = [[0.0; 3]; 3];
+    for i in 0..3 {
+        for j in 0..3 {
+            o[i][j] = (0..3).map(|k| a[i][k] * b[k][j]).sum();
+        }
+    }
+    o
+}
+
+fn inverse3(m: &[[f64; 3]; 3]) -> Option<[[f64; 3]; 3]> {
+    let det = m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
+        - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
+        + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]);
+    if !det.is_finite() || det.abs() < 1e-15 {
+        return None;
+    }
+    let c = |r0: usize, c0: usize, r1: usize, c1: usize| m[r0][c0] * m[r1][c1] - m[r0][c1] * m[r1][c0];
+    Some([
+        [c(1, 1, 2, 2) / det, -c(0, 1, 2, 2) / det, c(0, 1, 1, 2) / det],
+        [-c(1, 0, 2, 2) / det, c(0, 0, 2, 2) / det, -c(0, 0, 1, 2) / det],
+        [c(1, 0, 2, 1) / det, -c(0, 0, 2, 1) / det, c(0, 0, 1, 1) / det],
+    ])
+}
+
+/// Hartley normalisation: centroid to origin, mean distance √2. Also returns the smaller /
+/// larger eigenvalue ratio of the point scatter (≈0 for collinear points).
+fn normaliser(pts: &[[f64; 2]]) -> ([[f64; 3]; 3], f64) {
+    let n = pts.len() as f64;
+    let cx = pts.iter().map(|p| p[0]).sum::<f64>() / n;
+    let cy = pts.iter().map(|p| p[1]).sum::<f64>() / n;
+    let md = pts
+        .iter()
+        .map(|p| ((p[0] - cx).powi(2) + (p[1] - cy).powi(2)).sqrt())
+        .sum::<f64>()
+        / n;
+    let (mut sxx, mut syy, mut sxy) = (0.0, 0.0, 0.0);
+    for p in pts {
+        let (dx, dy) = (p[0] - cx, p[1] - cy);
+        sxx += dx * dx;
+        syy += dy * dy;
+        sxy += dx * dy;
+    }
+    let tr = sxx + syy;
+    let det = sxx * syy - sxy * sxy;
+    let disc = (tr * tr / 4.0 - det).max(0.0).sqrt();
+    let l1 = tr / 2.0 + disc;
+    let l2 = tr / 2.0 - disc;
+    let ratio = if l1 > 0.0 { (l2 / l1).max(0.0) } else { 0.0 };
+    let s = if md > 0.0 { 2f64.sqrt() / md } else { 1.0 };
+    ([[s, 0.0, -s * cx], [0.0, s, -s * cy], [0.0, 0.0, 1.0]], ratio)
+}
+
+/// Solve `a x = b` (n×n) by Gaussian elimination with partial pivoting.
+fn solve(mut a: Vec<Vec<f64>>, mut b: Vec<f64>) -> Option<Vec<f64>> {
+    let n = b.len();
+    let scale = a
+        .iter()
+        .flat_map(|r| r.iter())
+        .fold(0.0f64, |m, v| m.max(v.abs()))
+        .max(1e-300);
+    for col in 0..n {
+        let piv = (col..n).max_by(|&i, &j| a[i][col].abs().total_cmp(&a[j][col].abs()))?;
+        if a[piv][col].abs() < 1e-10 * scale {
+            return None;
+        }
+        a.swap(col, piv);
+        b.swap(col, piv);
+        for r in col + 1..n {
+            let f = a[r][col] / a[col][col];
+            if f == 0.0 {
+                continue;
+            }
+            for c in col..n {
+                a[r][c] -= f * a[col][c];
+            }
+            b[r] -= f * b[col];
+        }
+    }
+    let mut x = vec![0.0; n];
+    for i in (0..n).rev() {
+        let s: f64 = (i + 1..n).map(|j| a[i][j] * x[j]).sum();
+        x[i] = (b[i] - s) / a[i][i];
+    }
+    if x.iter().all(|v| v.is_finite()) {
+        Some(x)
+    } else {
+        None
+    }
+}
+
+impl Homography {
+    /// Least-squares DLT (h33 = 1) on Hartley-normalised points.
+    pub fn from_points(img: &[[f64; 2]], world: &[[f64; 2]]) -> Result<Homography, CalibError> {
+        let n = img.len().min(world.len());
+        if n < 4 {
+            return Err(CalibError::TooFew(n));
+        }
+        if img.iter().chain(world).any(|p| !p[0].is_finite() || !p[1].is_finite()) {
+            return Err(CalibError::NotFinite);
+        }
+        let (ti, ri) = normaliser(img);
+        let (tw, rw) = normaliser(world);
+        if ri < 1e-4 {
+            return Err(CalibError::Collinear("image (px)"));
+        }
+        if rw < 1e-4 {
+            return Err(CalibError::Collinear("facade (m)"));
+        }
+        let a_pts: Vec<(f64, f64)> = img
+            .iter()
+            .filter_map(|p| apply(&ti, p[0], p[1]))
+            .collect();
+        let b_pts: Vec<(f64, f64)> = world
+            .iter()
+            .filter_map(|p| apply(&tw, p[0], p[1]))
+            .collect();
+        // Normal equations of the 2n×8 system.
+        let mut ata = vec![vec![0.0; 8]; 8];
+        let mut atb = vec![0.0; 8];
+        for (&(x, y), &(u, v)) in a_pts.iter().zip(&b_pts) {
+            let rows = [
+                ([x, y, 1.0, 0.0, 0.0, 0.0, -u * x, -u * y], u),
+                ([0.0, 0.0, 0.0, x, y, 1.0, -v * x, -v * y], v),
+            ];
+            for (r, rhs) in rows {
+                for i in 0..8 {
+                    for j in 0..8 {
+                        ata[i][j] += r[i] * r[j];
+                    }
+                    atb[i] += r[i] * rhs;
+                }
+            }
+        }
+        let sol = solve(ata, atb).ok_or(CalibError::Degenerate)?;
+        let hn = [
+            [sol[0], sol[1], sol[2]],
+            [sol[3], sol[4], sol[5]],
+            [sol[6], sol[7], 1.0],
+        ];
+        let tw_inv = inverse3(&tw).ok_or(CalibError::Degenerate)?;
+        let h = mat_mul(&mat_mul(&tw_inv, &hn), &ti);
+        let inv = inverse3(&h).ok_or(CalibError::Degenerate)?;
+        // Every calibration point must map in front of the camera and reasonably close.
+        for (p, w) in img.iter().zip(world) {
+            let (u, v) = apply(&h, p[0], p[1]).ok_or(CalibError::Degenerate)?;
+            if !u.is_finite() || !v.is_finite() || ((u - w[0]).powi(2) + (v - w[1]).powi(2)).sqrt() > 1e3 {
+                return Err(CalibError::Degenerate);
+            }
+        }
+        Ok(Homography { h, inv })
+    }
+
+    pub fn to_world(&self, x: f64, y: f64) -> Option<(f64, f64)> {
+        apply(&self.h, x, y)
+    }
+
+    pub fn to_image(&self, x: f64, h: f64) -> Option<(f64, f64)> {
+        apply(&self.inv, x, h)
+    }
+}
+
+/// Quadratic least-squares fit `v(t) = c0 + c1 τ + c2 τ²` with τ = t − t0.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Quad {
+    pub t0: f64,
+    pub c: [f64; 3],
+    pub rms: f64,
+    /// `(AᵀA)⁻¹` entry of the highest coefficient: its variance per unit noise variance.
+    pub top_var: f64,
+    pub n: usize,
+}
+
+impl Quad {
+    pub fn at(&self, t: f64) -> f64 {
+        let u = t - self.t0;
+        self.c[0] + self.c[1] * u + self.c[2] * u * u
+    }
+    pub fn vel(&self, t: f64) -> f64 {
+        self.c[1] + 2.0 * self.c[2] * (t - self.t0)
+    }
+    /// Second derivative.
+    pub fn acc(&self) -> f64 {
+        2.0 * self.c[2]
+    }
+    /// Standard deviation of [`acc`](Self::acc), with the noise taken as the larger of the
+    /// fit residual and `floor_sd` (measurement quantisation).
+    pub fn acc_sd(&self, floor_sd: f64) -> f64 {
+        let dof = self.n.saturating_sub(3).max(1) as f64;
+        let sd = (self.rms * (self.n as f64 / dof).sqrt()).max(floor_sd);
+        2.0 * sd * self.top_var.max(0.0).sqrt()
+    }
+}
+
+/// Least-squares polynomial of degree `deg` (1 or 2).
+pub fn fit_poly(ts: &[f64], vs: &[f64], deg: usize) -> Option<Quad> {
+    let n = ts.len().min(vs.len());
+    let k = deg + 1;
+    if n < k + 1 || !(1..=2).contains(&deg) {
+        return None;
+    }
+    let t0 = ts[0];
+    let mut a = vec![vec![0.0; k]; k];
+    let mut b = vec![0.0; k];
+    for i in 0..n {
+        let u = ts[i] - t0;
+        let pw = [1.0, u, u * u];
+        for r in 0..k {
+            for c in 0..k {
+                a[r][c] += pw[r] * pw[c];
+            }
+            b[r] += pw[r] * vs[i];
+        }
+    }
+    let mut e = vec![0.0; k];
+    e[k - 1] = 1.0;
+    let top_var = solve(a.clone(), e)?[k - 1];
+    let sol = solve(a, b)?;
+    let mut c = [0.0; 3];
+    c[..k].copy_from_slice(&sol);
+    let q0 = Quad {
+        t0,
+        c,
+        rms: 0.0,
+        top_var,
+        n,
+    };
+    let rms = ((0..n).map(|i| (q0.at(ts[i]) - vs[i]).powi(2)).sum::<f64>() / n as f64).sqrt();
+    Some(Quad { rms, ..q0 })
+}
+
+/// Physics thresholds.
+#[derive(Clone, Debug)]
+pub struct PhysicsParams {
+    pub min_points: usize,
+    pub min_duration_s: f64,
+    /// Accepted downward acceleration in m/s² (gravity minus drag .. gravity plus noise).
+    pub acc_min: f64,
+    pub acc_max: f64,
+    /// Minimum fall seen, metres (calibrated).
+    pub min_drop_m: f64,
+    /// Largest horizontal speed along the facade, m/s.
+    pub max_vx_m: f64,
+    /// Largest fit rms relative to the drop.
+    pub max_rel_rms: f64,
+    /// Uncalibrated: minimum drop as a fraction of the frame height.
+    pub min_drop_frac: f64,
+    /// Uncalibrated: minimum relative speed-up a·T / v̄.
+    pub min_rel_acc: f64,
+    /// Fraction of steps that must go down.
+    pub min_monotonic: f64,
+    /// The fitted acceleration must exceed this many standard deviations.
+    pub min_acc_sigmas: f64,
+    /// The fitted apex (zero vertical speed) may lie at most this far inside the track (s).
+    pub max_apex_inside_s: f64,
+    /// The release point is extrapolated from the first this-many seconds of the track.
+    pub origin_fit_s: f64,
+}
+
+impl Default for PhysicsParams {
+    fn default() -> Self {
+        PhysicsParams {
+            min_points: 6,
+            min_duration_s: 0.2,
+            acc_min: 3.0,
+            acc_max: 14.0,
+            min_drop_m: 2.0,
+            max_vx_m: 4.0,
+            max_rel_rms: 0.08,
+            min_drop_frac: 0.06,
+            min_rel_acc: 0.25,
+            min_monotonic: 0.85,
+            min_acc_sigmas: 3.0,
+            max_apex_inside_s: 0.12,
+            origin_fit_s: 1.0,
+        }
+    }
+}
+
+/// Result of the physics judgement of one track.
+#[derive(Clone, Debug)]
+pub struct Judgement {
+    /// Physics says "falling object".
+    pub falling: bool,
+    /// 0..1 physics plausibility.
+    pub score: f64,
+    pub reason: &'static str,
+    /// Release time (s), release pixel, and (when calibrated) height / facade x in metres.
+    pub t_release: f64,
+    pub origin_px: (f64, f64),
+    pub height_m: Option<f64>,
+    pub facade_x_m: Option<f64>,
+    /// Fitted downward acceleration (m/s² when calibrated, px/s² otherwise).
+    pub acc: f64,
+    /// Fitted image-space curves x(t), y(t) for drawing.
+    pub fit_x: Option<Quad>,
+    pub fit_y: Option<Quad>,
+}
+
+impl Judgement {
+    fn reject(reason: &'static str) -> Judgement {
+        Judgement {
+            falling: false,
+            score: 0.0,
+            reason,
+            t_release: 0.0,
+            origin_px: (0.0, 0.0),
+            height_m: None,
+            facade_x_m: None,
+            acc: 0.0,
+            fit_x: None,
+            fit_y: None,
+        }
+    }
+}
+
+fn monotonic_fraction(vs: &[f64]) -> f64 {
+    if vs.len() < 2 {
+        return 0.0;
+    }
+    let down = vs.windows(2).filter(|w| w[1] >= w[0] - 0.5).count();
+    down as f64 / (vs.len() - 1) as f64
+}
+
+/// Judge a track. `frame_h` is the analysis height in px.
+pub fn judge(obs: &[Obs], hom: Option<&Homography>, frame_h: f64, p: &PhysicsParams) -> Judgement {
+    if obs.len() < p.min_points {
+        return Judgement::reject("too few points");
+    }
+    let t0 = obs[0].t;
+    let t1 = obs[obs.len() - 1].t;
+    let dur = t1 - t0;
+    if dur < p.min_duration_s {
+        return Judgement::reject("too short");
+    }
+    let ts: Vec<f64> = obs.iter().map(|o| o.t).collect();
+    let xs: Vec<f64> = obs.iter().map(|o| o.x).collect();
+    let ys: Vec<f64> = obs.iter().map(|o| o.y).collect();
+    let (fx, fy) = match (fit_poly(&ts, &xs, 2), fit_poly(&ts, &ys, 2)) {
+        (Some(a), Some(b)) => (a, b),
+        _ => return Judgement::reject("fit failed"),
+    };
+    // Image-space checks apply in both modes: an object falling down the facade moves down
+    // the image (y grows) for a camera below looking up.
+    let drop_px = ys[ys.len() - 1] - ys[0];
+    if drop_px <= 0.0 {
+        return Judgement::reject("not descending");
+    }
+    if monotonic_fraction(&ys) < p.min_monotonic {
+        return Judgement::reject("not monotonic");
+    }
+    let dx_px = (xs[xs.len() - 1] - xs[0]).abs();
+    if dx_px > 1.2 * drop_px + 10.0 {
+        return Judgement::reject("mostly horizontal");
+    }
+    // Sideways motion of a falling object is near-uniform: no back-and-forth (insects,
+    // leaves, birds turning), and far less sideways than downward acceleration.
+    let x_path: f64 = xs.windows(2).map(|w| (w[1] - w[0]).abs()).sum();
+    if x_path > dx_px + 1.0 * xs.len() as f64 + 0.1 * drop_px {
+        return Judgement::reject("sideways back-and-forth");
+    }
+    match hom {
+        Some(h) => judge_metric(obs, h, fx, fy, p),
+        None => judge_image(&ts, &ys, fx, fy, drop_px, frame_h, p),
+    }
+}
+
+fn judge_image(ts: &[f64], ys: &[f64], fx: Quad, fy: Quad, drop_px: f64, frame_h: f64, p: &PhysicsParams) -> Judgement {
+    let t0 = ts[0];
+    let t1 = ts[ts.len() - 1];
+    let dur = t1 - t0;
+    if drop_px < p.min_drop_frac * frame_h {
+        return Judgement::reject("drop too small");
+    }
+    // Keystone (a camera looking up) slants vertical falls, so some sideways acceleration
+    // proportional to the downward one is expected; more than that is not a fall.
+    if fx.acc().abs() > fy.acc().abs() + 2.0 * fx.acc_sd(0.5) {
+        return Judgement::reject("sideways acceleration");
+    }
+    let a = fy.acc();
+    let vmean = drop_px / dur;
+    let rel_acc = a * dur / vmean.max(1e-6);
+    if rel_acc < p.min_rel_acc {
+        return Judgement::reject("no acceleration");
+    }
+    if rel_acc > 4.0 {
+        return Judgement::reject("implausible acceleration");
+    }
+    if a < p.min_acc_sigmas * fy.acc_sd(0.5) {
+        return Judgement::reject("acceleration not significant");
+    }
+    if fy.rms > p.max_rel_rms * drop_px + 1.5 {
+        return Judgement::reject("inconsistent fit");
+    }
+    let _ = ys;
+    // Release: where the fitted vertical speed is zero (dropped from rest), if it lies
+    // before the track start within a physically sensible time, else the track start.
+    let mut tr = t0;
+    if a > 0.0 {
+        let tz = fy.t0 - fy.c[1] / a;
+        if tz > t0 + p.max_apex_inside_s {
+            return Judgement::reject("rising at the start");
+        }
+        if tz <= t0 && tz > t0 - 3.0 {
+            tr = tz;
+        }
+    }
+    let score = (0.5 + 0.25 * (rel_acc / 1.0).min(1.0) + 0.25 * (1.0 - fy.rms / (p.max_rel_rms * drop_px + 1.5)))
+        .clamp(0.0, 1.0);
+    Judgement {
+        falling: true,
+        score,
+        reason: "ok",
+        t_release: tr,
+        origin_px: (fx.at(tr), fy.at(tr)),
+        height_m: None,
+        facade_x_m: None,
+        acc: a,
+        fit_x: Some(fx),
+        fit_y: Some(fy),
+    }
+}
+
+fn judge_metric(obs: &[Obs], hom: &Homography, fx: Quad, fy: Quad, p: &PhysicsParams) -> Judgement {
+    let mut ts = Vec::with_capacity(obs.len());
+    let mut wx = Vec::with_capacity(obs.len());
+    let mut wh = Vec::with_capacity(obs.len());
+    for o in obs {
+        if let Some((x, h)) = hom.to_world(o.x, o.y) {
+            ts.push(o.t);
+            wx.push(x);
+            wh.push(h);
+        }
+    }
+    if ts.len() < p.min_points {
+        return Judgement::reject("outside calibration");
+    }
+    let (qx, qh, qx2) = match (fit_poly(&ts, &wx, 1), fit_poly(&ts, &wh, 2), fit_poly(&ts, &wx, 2)) {
+        (Some(a), Some(b), Some(c)) => (a, b, c),
+        _ => return Judgement::reject("fit failed"),
+    };
+    let drop_m = wh[0] - wh[wh.len() - 1];
+    if drop_m < p.min_drop_m {
+        return Judgement::reject("drop too small");
+    }
+    // Half a pixel of quantisation, in metres at the track's scale.
+    let m_per_px = drop_m / (obs[obs.len() - 1].y - obs[0].y).abs().max(1.0);
+    let a = -qh.acc(); // downward positive
+    if a < p.acc_min || a > p.acc_max {
+        return Judgement::reject("acceleration not gravity-like");
+    }
+    if a < p.min_acc_sigmas * qh.acc_sd(0.5 * m_per_px) {
+        return Judgement::reject("acceleration not significant");
+    }
+    if qx.c[1].abs() > p.max_vx_m {
+        return Judgement::reject("horizontal speed too high");
+    }
+    // On the facade plane the sideways motion of a falling object is near-uniform.
+    if qx2.acc().abs() > 0.5 * a + 2.0 * qx2.acc_sd(0.5 * m_per_px) {
+        return Judgement::reject("sideways acceleration");
+    }
+    if qh.rms > p.max_rel_rms * drop_m + 0.15 {
+        return Judgement::reject("inconsistent fit");
+    }
+    let t0 = ts[0];
+    // dh/dt = c1 + 2 c2 τ = 0 → release from rest.
+    let mut tr = t0;
+    let tz = qh.t0 - qh.c[1] / (2.0 * qh.c[2]);
+    if tz > t0 + p.max_apex_inside_s {
+        return Judgement::reject("rising at the start");
+    }
+    if tz <= t0 && tz > t0 - 3.0 {
+        tr = tz;
+    }
+    // Extrapolate the release from the early part of the fall only: over a long track drag
+    // flattens the quadratic and pushes the fitted apex too high.
+    let (mut h0, mut x0) = (qh.at(tr), qx.at(tr));
+    let early = ts.iter().take_while(|&&t| t <= t0 + p.origin_fit_s).count();
+    if early >= p.min_points && early < ts.len() {
+        if let (Some(eh), Some(ex)) = (fit_poly(&ts[..early], &wh[..early], 2), fit_poly(&ts[..early], &wx[..early], 1)) {
+            if eh.c[2] < 0.0 {
+                let tze = eh.t0 - eh.c[1] / (2.0 * eh.c[2]);
+                let tre = if tze <= t0 && tze > t0 - 3.0 { tze } else { t0 };
+                tr = tre;
+                h0 = eh.at(tre);
+                x0 = ex.at(tre);
+            }
+        }
+    }
+    let origin_px = hom.to_image(x0, h0).unwrap_or((fx.at(tr), fy.at(tr)));
+    let g_like = 1.0 - ((a - 9.0).abs() / 6.0).min(1.0);
+    let fit_q = 1.0 - (qh.rms / (p.max_rel_rms * drop_m + 0.15)).min(1.0);
+    let score = (0.5 + 0.3 * g_like + 0.2 * fit_q).clamp(0.0, 1.0);
+    Judgement {
+        falling: true,
+        score,
+        reason: "ok",
+        t_release: tr,
+        origin_px,
+        height_m: Some(h0),
+        facade_x_m: Some(x0),
+        acc: a,
+        fit_x: Some(fx),
+        fit_y: Some(fy),
+    }
+}

@@ -1,0 +1,297 @@
+//! Multi-object tracker for accelerating objects.
+//!
+//! Each axis runs an independent constant-acceleration Kalman filter (position, velocity,
+//! acceleration; white-jerk process noise). Detections are assigned greedily by gated
+//! Mahalanobis distance, nearest first. Tracks survive a few missed frames (compression,
+//! duplicated frames, the object crossing a masked strip).
+
+// Small fixed-size matrix code reads best with explicit indices.
+#![allow(clippy::needless_range_loop)]
+
+use super::blobs::Blob;
+
+/// One observation kept in a track's history.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Obs {
+    pub t: f64,
+    pub x: f64,
+    pub y: f64,
+    pub area: u32,
+}
+
+#[derive(Clone, Debug)]
+struct Axis {
+    s: [f64; 3],
+    p: [[f64; 3]; 3],
+}
+
+impl Axis {
+    fn new(pos: f64, vel_sd: f64, acc_sd: f64, pos_sd: f64) -> Self {
+        Axis {
+            s: [pos, 0.0, 0.0],
+            p: [
+                [pos_sd * pos_sd, 0.0, 0.0],
+                [0.0, vel_sd * vel_sd, 0.0],
+                [0.0, 0.0, acc_sd * acc_sd],
+            ],
+        }
+    }
+
+    fn predict(&mut self, dt: f64, jerk: f64) {
+        let f = [[1.0, dt, 0.5 * dt * dt], [0.0, 1.0, dt], [0.0, 0.0, 1.0]];
+        let s = self.s;
+        for (i, row) in f.iter().enumerate() {
+            self.s[i] = row[0] * s[0] + row[1] * s[1] + row[2] * s[2];
+        }
+        // P = F P F^T + Q
+        let mut fp = [[0.0; 3]; 3];
+        for i in 0..3 {
+            for j in 0..3 {
+                fp[i][j] = (0..3).map(|k| f[i][k] * self.p[k][j]).sum();
+            }
+        }
+        let mut np = [[0.0; 3]; 3];
+        for i in 0..3 {
+            for j in 0..3 {
+                np[i][j] = (0..3).map(|k| fp[i][k] * f[j][k]).sum();
+            }
+        }
+        // White-jerk noise, discretised.
+        let q = jerk * jerk;
+        let (d2, d3, d4, d5) = (dt * dt, dt * dt * dt, dt.powi(4), dt.powi(5));
+        let qm = [
+            [d5 / 20.0, d4 / 8.0, d3 / 6.0],
+            [d4 / 8.0, d3 / 3.0, d2 / 2.0],
+            [d3 / 6.0, d2 / 2.0, dt],
+        ];
+        for i in 0..3 {
+            for j in 0..3 {
+                np[i][j] += q * qm[i][j];
+            }
+        }
+        self.p = np;
+    }
+
+    fn innov_var(&self, r: f64) -> f64 {
+        self.p[0][0] + r
+    }
+
+    fn update(&mut self, z: f64, r: f64) {
+        let s = self.p[0][0] + r;
+        if s <= 0.0 {
+            return;
+        }
+        let k = [self.p[0][0] / s, self.p[1][0] / s, self.p[2][0] / s];
+        let y = z - self.s[0];
+        for i in 0..3 {
+            self.s[i] += k[i] * y;
+        }
+        let p0 = self.p[0];
+        for i in 0..3 {
+            for j in 0..3 {
+                self.p[i][j] -= k[i] * p0[j];
+            }
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct TrackerParams {
+    /// Measurement noise (px, 1 sd).
+    pub meas_sd: f64,
+    /// Initial velocity uncertainty (px/s).
+    pub vel_sd: f64,
+    /// Initial acceleration uncertainty (px/s²).
+    pub acc_sd: f64,
+    /// Process noise (px/s³).
+    pub jerk: f64,
+    /// Gate in Mahalanobis units (per-axis combined).
+    pub gate: f64,
+    /// Extra gate radius in px (objects change shape).
+    pub gate_px: f64,
+    /// Track dies after this long without a detection (s).
+    pub max_gap_s: f64,
+    /// At most this many live tracks (the rest are ignored: clutter).
+    pub max_tracks: usize,
+    /// Largest area ratio between consecutive detections of one track.
+    pub max_area_ratio: f64,
+}
+
+impl Default for TrackerParams {
+    fn default() -> Self {
+        TrackerParams {
+            meas_sd: 1.5,
+            vel_sd: 700.0,
+            acc_sd: 1500.0,
+            jerk: 4000.0,
+            gate: 3.5,
+            gate_px: 4.0,
+            max_gap_s: 0.3,
+            max_tracks: 500,
+            max_area_ratio: 3.0,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Track {
+    pub id: u64,
+    x: Axis,
+    y: Axis,
+    pub obs: Vec<Obs>,
+    pub last_t: f64,
+    pub misses: u32,
+    /// Set by the analytic once it raised an alarm for this track.
+    pub alarmed: Option<u64>,
+    /// Set when the analytic decided this track is not a falling object (stop re-scoring).
+    pub rejected: bool,
+}
+
+impl Track {
+    pub fn position(&self) -> (f64, f64) {
+        (self.x.s[0], self.y.s[0])
+    }
+    pub fn velocity(&self) -> (f64, f64) {
+        (self.x.s[1], self.y.s[1])
+    }
+    pub fn acceleration(&self) -> (f64, f64) {
+        (self.x.s[2], self.y.s[2])
+    }
+    pub fn first_t(&self) -> f64 {
+        self.obs.first().map(|o| o.t).unwrap_or(self.last_t)
+    }
+}
+
+pub struct Tracker {
+    pub params: TrackerParams,
+    pub tracks: Vec<Track>,
+    next_id: u64,
+    last_t: Option<f64>,
+}
+
+impl Tracker {
+    pub fn new(params: TrackerParams) -> Self {
+        Tracker {
+            params,
+            tracks: Vec::new(),
+            next_id: 1,
+            last_t: None,
+        }
+    }
+
+    /// Advance to time `t` with this frame's blobs. Returns the tracks that ended (too long
+    /// without a detection).
+    pub fn step(&mut self, t: f64, blobs: &[Blob]) -> Vec<Track> {
+        let dt = match self.last_t {
+            Some(lt) if t > lt => t - lt,
+            Some(_) => 1e-3,
+            None => 0.04,
+        };
+        self.last_t = Some(t);
+        let p = self.params.clone();
+        for tr in &mut self.tracks {
+            tr.x.predict(dt, p.jerk);
+            tr.y.predict(dt, p.jerk);
+        }
+        let r = p.meas_sd * p.meas_sd;
+        // Candidate pairs inside the gate, nearest (Mahalanobis) first.
+        let mut pairs: Vec<(f64, usize, usize)> = Vec::new();
+        for (ti, tr) in self.tracks.iter().enumerate() {
+            let (px, py) = tr.position();
+            let sx = tr.x.innov_var(r).sqrt();
+            let sy = tr.y.innov_var(r).sqrt();
+            let gx = p.gate * sx + p.gate_px;
+            let gy = p.gate * sy + p.gate_px;
+            // Typical recent size of the track's object.
+            let last_area = tr.obs.last().map(|o| o.area).unwrap_or(1) as f64;
+            for (bi, b) in blobs.iter().enumerate() {
+                let dx = (b.x - px).abs();
+                let dy = (b.y - py).abs();
+                if dx <= gx && dy <= gy {
+                    // Sizes must be compatible (a raindrop does not continue a bottle's track);
+                    // tiny blobs vary a lot from frame to frame, so allow slack there.
+                    let (lo, hi) = (last_area.min(b.area as f64), last_area.max(b.area as f64));
+                    if hi > p.max_area_ratio * lo + 6.0 {
+                        continue;
+                    }
+                    let d = (dx / gx).powi(2) + (dy / gy).powi(2) + 0.1 * (hi / lo).ln();
+                    pairs.push((d, ti, bi));
+                }
+            }
+        }
+        pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let mut t_used = vec![false; self.tracks.len()];
+        let mut b_used = vec![false; blobs.len()];
+        // Longer tracks choose first among near-equal distances: sort is stable on distance only,
+        // so prefer established tracks by doing two passes.
+        for pass in 0..2 {
+            for &(_, ti, bi) in &pairs {
+                if t_used[ti] || b_used[bi] {
+                    continue;
+                }
+                let established = self.tracks[ti].obs.len() >= 3;
+                if pass == 0 && !established {
+                    continue;
+                }
+                t_used[ti] = true;
+                b_used[bi] = true;
+                let b = &blobs[bi];
+                let tr = &mut self.tracks[ti];
+                tr.x.update(b.x, r);
+                tr.y.update(b.y, r);
+                tr.obs.push(Obs {
+                    t,
+                    x: b.x,
+                    y: b.y,
+                    area: b.area,
+                });
+                tr.last_t = t;
+                tr.misses = 0;
+            }
+        }
+        for (ti, used) in t_used.iter().enumerate() {
+            if !used {
+                self.tracks[ti].misses += 1;
+            }
+        }
+        let mut ended = Vec::new();
+        let mut keep = Vec::with_capacity(self.tracks.len());
+        for tr in self.tracks.drain(..) {
+            if t - tr.last_t > p.max_gap_s {
+                ended.push(tr);
+            } else {
+                keep.push(tr);
+            }
+        }
+        self.tracks = keep;
+        for (bi, b) in blobs.iter().enumerate() {
+            if b_used[bi] || self.tracks.len() >= p.max_tracks {
+                continue;
+            }
+            let id = self.next_id;
+            self.next_id += 1;
+            self.tracks.push(Track {
+                id,
+                x: Axis::new(b.x, p.vel_sd, p.acc_sd, p.meas_sd),
+                y: Axis::new(b.y, p.vel_sd, p.acc_sd, p.meas_sd),
+                obs: vec![Obs {
+                    t,
+                    x: b.x,
+                    y: b.y,
+                    area: b.area,
+                }],
+                last_t: t,
+                misses: 0,
+                alarmed: None,
+                rejected: false,
+            });
+        }
+        ended
+    }
+
+    /// End every track (end of stream or after a global change).
+    pub fn drain(&mut self) -> Vec<Track> {
+        self.last_t = None;
+        std::mem::take(&mut self.tracks)
+    }
+}

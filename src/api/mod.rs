@@ -1,0 +1,269 @@
+//! HTTP API (axum) under `/api/v1`, live events (SSE) and the event bus.
+//!
+//! Feeding it from the node:
+//! ```ignore
+//! let store = Store::open(data_dir.join("vigil.db"))?;
+//! let bus = EventBus::new(1024);
+//! let cams = SharedCameras::default();           // update with cams.set(CameraStatus{..})
+//! let state = AppState::new(store.clone(), bus.clone(), Arc::new(cams.clone()), ApiConfig::default());
+//! let id = commit_update(&store, &bus, &mut ids, &update)?; // store first, then notify
+//! axum::serve(listener, router(state)).await?;
+//! ```
+
+pub mod config;
+mod error;
+mod handlers;
+mod openapi;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::{broadcast, Notify};
+
+pub use config::{ApiConfig, RetentionConfig, ServiceConfig, WebhookConfig};
+pub use error::ApiError;
+pub use handlers::{parse_range, router, ByteRange};
+pub use openapi::openapi_document;
+
+use crate::events::{EventUpdate, Phase};
+use crate::store::{EventRecord, Store, StoreError};
+
+/// Live state of one camera, as shown by `/cameras` and `/metrics`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CameraStatus {
+    pub name: String,
+    /// `facade` or `elevator`.
+    pub kind: String,
+    pub online: bool,
+    pub input_fps: f64,
+    pub analysed_fps: f64,
+    pub decode_errors: u64,
+    pub reconnects: u64,
+    /// Seconds since the last decoded frame (`None` before the first).
+    pub last_frame_age_s: Option<f64>,
+    /// Frames waiting for analysis.
+    pub queue_depth: u64,
+    /// Mean detector inference time over the last period.
+    pub infer_ms: Option<f64>,
+}
+
+/// Source of camera status; the node's `serve` implements it or feeds [`SharedCameras`].
+pub trait CameraRegistry: Send + Sync {
+    fn cameras(&self) -> Vec<CameraStatus>;
+    fn camera(&self, name: &str) -> Option<CameraStatus> {
+        self.cameras().into_iter().find(|c| c.name == name)
+    }
+}
+
+/// A ready-made registry: a shared map the pipeline updates.
+#[derive(Clone, Default)]
+pub struct SharedCameras(Arc<RwLock<BTreeMap<String, CameraStatus>>>);
+
+impl SharedCameras {
+    pub fn set(&self, s: CameraStatus) {
+        if let Ok(mut m) = self.0.write() {
+            m.insert(s.name.clone(), s);
+        }
+    }
+    pub fn remove(&self, name: &str) {
+        if let Ok(mut m) = self.0.write() {
+            m.remove(name);
+        }
+    }
+}
+
+impl CameraRegistry for SharedCameras {
+    fn cameras(&self) -> Vec<CameraStatus> {
+        self.0
+            .read()
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default()
+    }
+}
+
+/// A change to an event, as broadcast to SSE clients (`phase`: new, update, end, state).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct EventNotice {
+    pub phase: String,
+    pub event: EventRecord,
+}
+
+/// Counters shown by `/metrics`.
+#[derive(Default)]
+pub struct Metrics {
+    pub http_requests: AtomicU64,
+    pub sse_clients: AtomicI64,
+    pub sse_lagged: AtomicU64,
+    pub webhook_delivered: AtomicU64,
+    pub webhook_failures: AtomicU64,
+    /// (camera, kind) → new events published since start.
+    pub events: Mutex<BTreeMap<(String, String), u64>>,
+}
+
+/// Fan-out of committed event changes to SSE clients, and wake-up of push workers.
+#[derive(Clone)]
+pub struct EventBus {
+    tx: broadcast::Sender<EventNotice>,
+    wake: Arc<Notify>,
+    pub metrics: Arc<Metrics>,
+}
+
+impl EventBus {
+    /// `capacity`: notices a slow SSE client may fall behind before it is told it lagged.
+    pub fn new(capacity: usize) -> EventBus {
+        let (tx, _) = broadcast::channel(capacity.max(16));
+        EventBus {
+            tx,
+            wake: Arc::new(Notify::new()),
+            metrics: Arc::new(Metrics::default()),
+        }
+    }
+
+    /// Publish a notice. Call only after the change is committed to the store.
+    pub fn publish(&self, n: EventNotice) {
+        if n.phase == "new" {
+            if let Ok(mut m) = self.metrics.events.lock() {
+                let key = (n.event.camera.clone(), format!("{:?}", n.event.kind));
+                *m.entry(key).or_insert(0) += 1;
+            }
+        }
+        // No receivers is fine: nobody is listening.
+        let _ = self.tx.send(n);
+        self.wake.notify_waiters();
+    }
+
+    /// Load event `id` from the store and publish it with `phase`.
+    pub fn publish_from_store(
+        &self,
+        store: &Store,
+        id: i64,
+        phase: &str,
+    ) -> Result<(), StoreError> {
+        let event = store
+            .get_event(id)?
+            .ok_or_else(|| StoreError::NotFound(format!("event {id}")))?;
+        self.publish(EventNotice {
+            phase: phase.into(),
+            event,
+        });
+        Ok(())
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<EventNotice> {
+        self.tx.subscribe()
+    }
+
+    /// Notified on every publish (push workers wait on it).
+    pub fn wake_handle(&self) -> Arc<Notify> {
+        self.wake.clone()
+    }
+}
+
+/// Maps an analytic's (camera, per-run id) to the store id.
+pub type EventIds = HashMap<(String, u64), i64>;
+
+/// Commit an analytic's update to the store, then publish it. Returns the store id.
+/// An `Update`/`End` for an unknown id (e.g. after a restart) is stored as a new event.
+pub fn commit_update(
+    store: &Store,
+    bus: &EventBus,
+    ids: &mut EventIds,
+    upd: &EventUpdate,
+) -> Result<i64, StoreError> {
+    let key = (upd.event.camera.clone(), upd.event.id);
+    let (id, phase) = match (upd.phase, ids.get(&key)) {
+        (Phase::New, _) | (_, None) => {
+            let id = store.insert_event(&upd.event, crate::store::now_ms())?;
+            if upd.phase != Phase::New {
+                store.update_event(id, &upd.event, upd.phase)?;
+            }
+            ids.insert(key.clone(), id);
+            (id, "new")
+        }
+        (p, Some(&id)) => {
+            store.update_event(id, &upd.event, p)?;
+            (id, crate::store::phase_name(p))
+        }
+    };
+    if upd.phase == Phase::End {
+        ids.remove(&key);
+    }
+    bus.publish_from_store(store, id, phase)?;
+    Ok(id)
+}
+
+/// Everything the handlers need.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub bus: EventBus,
+    pub cameras: Arc<dyn CameraRegistry>,
+    pub config: ApiConfig,
+    pub started: Instant,
+}
+
+impl AppState {
+    pub fn new(
+        store: Store,
+        bus: EventBus,
+        cameras: Arc<dyn CameraRegistry>,
+        config: ApiConfig,
+    ) -> Self {
+        AppState {
+            store,
+            bus,
+            cameras,
+            config,
+            started: Instant::now(),
+        }
+    }
+}
+
+/// Record each camera's status into the health history every `interval` (online rate and
+/// image availability come from these samples).
+pub fn spawn_health_sampler(
+    store: Store,
+    cameras: Arc<dyn CameraRegistry>,
+    interval: std::time::Duration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(interval);
+        loop {
+            tick.tick().await;
+            let now = crate::store::now_ms();
+            let stale = interval.as_secs_f64().max(1.0);
+            let samples: Vec<_> = cameras
+                .cameras()
+                .into_iter()
+                .map(|c| crate::store::HealthSample {
+                    camera: c.name,
+                    ts_ms: now,
+                    online: c.online,
+                    image_ok: c.online && c.last_frame_age_s.is_some_and(|a| a <= stale),
+                    input_fps: c.input_fps,
+                    analysed_fps: c.analysed_fps,
+                    decode_errors: c.decode_errors,
+                    reconnects: c.reconnects,
+                })
+                .collect();
+            let st = store.clone();
+            let res = tokio::task::spawn_blocking(move || {
+                samples.iter().try_for_each(|s| st.record_health(s))
+            })
+            .await;
+            match res {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "cannot record camera health"),
+                Err(e) => tracing::warn!(error = %e, "health sampler task failed"),
+            }
+        }
+    })
+}
+
+/// Counter helper for metrics.
+pub(crate) fn inc(c: &AtomicU64) {
+    c.fetch_add(1, Ordering::Relaxed);
+}

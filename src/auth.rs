@@ -1,0 +1,286 @@
+//! Users, roles and tokens.
+//!
+//! Passwords are hashed with Argon2id (PHC string, per-user salt). Tokens are 32 random
+//! bytes shown once (`vgl_<hex>`); only their SHA-256 is stored, which suffices because
+//! they carry full entropy (unlike passwords).
+
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
+use argon2::Argon2;
+use rand::RngCore;
+use rusqlite::{params, OptionalExtension};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::store::{now_ms, Store, StoreError};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Viewer,
+    Operator,
+    Admin,
+}
+
+/// Things a caller may do; each API route checks one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    ViewEvents,
+    ViewCameras,
+    ViewMetrics,
+    DownloadEvidence,
+    HandleAlarm,
+    ViewAudit,
+    ManageUsers,
+    ManageConfig,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Operator => "operator",
+            Role::Admin => "admin",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "viewer" => Some(Role::Viewer),
+            "operator" => Some(Role::Operator),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+    /// The permission table.
+    pub fn allows(self, a: Action) -> bool {
+        match a {
+            Action::ViewEvents | Action::ViewCameras | Action::ViewMetrics => true,
+            Action::DownloadEvidence | Action::HandleAlarm => self >= Role::Operator,
+            Action::ViewAudit | Action::ManageUsers | Action::ManageConfig => self == Role::Admin,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("unknown or wrong token")]
+    BadToken,
+    #[error("token expired")]
+    Expired,
+    #[error("wrong user name or password")]
+    BadCredentials,
+    #[error("user '{0}' exists")]
+    UserExists(String),
+    #[error("password hashing: {0}")]
+    Hash(String),
+    #[error("invalid: {0}")]
+    Invalid(String),
+}
+
+impl From<rusqlite::Error> for AuthError {
+    fn from(e: rusqlite::Error) -> Self {
+        AuthError::Store(StoreError::Sql(e))
+    }
+}
+
+/// An authenticated caller.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Principal {
+    pub user_id: i64,
+    pub name: String,
+    pub role: Role,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct IssuedToken {
+    /// The secret; shown once, never stored.
+    pub token: String,
+    pub expires_at_ms: Option<i64>,
+}
+
+pub fn hash_password(password: &str) -> Result<String, AuthError> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| AuthError::Hash(e.to_string()))
+}
+
+fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+fn new_token() -> String {
+    let mut b = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    format!("vgl_{}", hex::encode(b))
+}
+
+/// Create a user. Names are 1..=64 chars of `[A-Za-z0-9_.@-]`; passwords at least 8 chars.
+pub fn add_user(store: &Store, name: &str, role: Role, password: &str) -> Result<i64, AuthError> {
+    let name_ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.@-".contains(c));
+    if !name_ok {
+        return Err(AuthError::Invalid(format!("bad user name '{name}'")));
+    }
+    if password.chars().count() < 8 {
+        return Err(AuthError::Invalid(
+            "password shorter than 8 characters".into(),
+        ));
+    }
+    let hash = hash_password(password)?;
+    store.write(|c| {
+        let exists: Option<i64> = c
+            .query_row("SELECT id FROM users WHERE name=?1", [name], |r| r.get(0))
+            .optional()?;
+        if exists.is_some() {
+            return Ok(Err(AuthError::UserExists(name.into())));
+        }
+        c.execute(
+            "INSERT INTO users (name, role, pw_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
+            params![name, role.as_str(), hash, now_ms()],
+        )?;
+        Ok(Ok(c.last_insert_rowid()))
+    })?
+}
+
+fn load_user(store: &Store, name: &str) -> Result<Option<(Principal, String)>, AuthError> {
+    Ok(store
+        .read(|c| {
+            Ok(c.query_row(
+                "SELECT id, name, role, pw_hash FROM users WHERE name=?1 AND disabled=0",
+                [name],
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                    ))
+                },
+            )
+            .optional()?)
+        })?
+        .and_then(|(id, name, role, hash)| {
+            Role::parse(&role).map(|role| {
+                (
+                    Principal {
+                        user_id: id,
+                        name,
+                        role,
+                    },
+                    hash,
+                )
+            })
+        }))
+}
+
+/// Check a password (Argon2 takes tens of milliseconds: call from a blocking thread).
+pub fn check_password(store: &Store, name: &str, password: &str) -> Result<Principal, AuthError> {
+    let Some((p, hash)) = load_user(store, name)? else {
+        // Spend the same effort for unknown users so timing does not reveal names.
+        let _ = hash_password(password);
+        return Err(AuthError::BadCredentials);
+    };
+    let parsed = PasswordHash::new(&hash).map_err(|e| AuthError::Hash(e.to_string()))?;
+    Argon2::default()
+        .verify_password(password.as_bytes(), &parsed)
+        .map_err(|_| AuthError::BadCredentials)?;
+    Ok(p)
+}
+
+/// Issue a token for a user. `kind` is `session` (login) or `api` (integrations);
+/// `ttl_ms = None` never expires.
+pub fn issue_token(
+    store: &Store,
+    user_id: i64,
+    kind: &str,
+    label: &str,
+    ttl_ms: Option<i64>,
+) -> Result<IssuedToken, AuthError> {
+    let token = new_token();
+    let now = now_ms();
+    let expires = ttl_ms.map(|t| now.saturating_add(t));
+    store.write(|c| {
+        c.execute(
+            "INSERT INTO tokens (user_id, token_hash, kind, label, created_at, expires_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![user_id, token_hash(&token), kind, label, now, expires],
+        )?;
+        Ok(())
+    })?;
+    Ok(IssuedToken {
+        token,
+        expires_at_ms: expires,
+    })
+}
+
+/// Issue an API token for a named user.
+pub fn issue_token_for(
+    store: &Store,
+    name: &str,
+    label: &str,
+    ttl_ms: Option<i64>,
+) -> Result<IssuedToken, AuthError> {
+    let (p, _) = load_user(store, name)?.ok_or(AuthError::BadCredentials)?;
+    issue_token(store, p.user_id, "api", label, ttl_ms)
+}
+
+/// Resolve a bearer token to its user.
+pub fn authenticate(store: &Store, token: &str) -> Result<Principal, AuthError> {
+    if token.is_empty() || token.len() > 200 {
+        return Err(AuthError::BadToken);
+    }
+    let row: Option<(i64, String, String, Option<i64>)> = store.read(|c| {
+        Ok(c.prepare_cached(
+            "SELECT u.id, u.name, u.role, t.expires_at FROM tokens t JOIN users u ON u.id = t.user_id \
+             WHERE t.token_hash = ?1 AND u.disabled = 0",
+        )?
+        .query_row([token_hash(token)], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })
+        .optional()?)
+    })?;
+    let (user_id, name, role, expires) = row.ok_or(AuthError::BadToken)?;
+    if expires.is_some_and(|e| e <= now_ms()) {
+        return Err(AuthError::Expired);
+    }
+    let role = Role::parse(&role).ok_or(AuthError::BadToken)?;
+    Ok(Principal {
+        user_id,
+        name,
+        role,
+    })
+}
+
+/// Revoke a token (logout).
+pub fn revoke(store: &Store, token: &str) -> Result<bool, AuthError> {
+    Ok(store.write(|c| {
+        Ok(c.execute(
+            "DELETE FROM tokens WHERE token_hash=?1",
+            [token_hash(token)],
+        )?)
+    })? > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn permission_table() {
+        assert!(!Role::Viewer.allows(Action::DownloadEvidence));
+        assert!(!Role::Viewer.allows(Action::HandleAlarm));
+        assert!(Role::Viewer.allows(Action::ViewEvents));
+        assert!(Role::Operator.allows(Action::DownloadEvidence));
+        assert!(!Role::Operator.allows(Action::ManageUsers));
+        assert!(Role::Admin.allows(Action::ManageUsers));
+        assert!(Role::Admin.allows(Action::HandleAlarm));
+    }
+}

@@ -1,0 +1,964 @@
+// vigil console: one page, no framework, no build step. Talks only to /api/v1 on the same
+// origin. Every value from the server is put into the page with textContent, never as HTML.
+'use strict';
+(function () {
+  const API = '/api/v1';
+  const $ = (id) => document.getElementById(id);
+  const I18N = window.VIGIL_I18N;
+  const Sound = window.VigilSound;
+
+  const st = {
+    lang: localStorage.getItem('vigil.lang') === 'en' ? 'en' : 'zh',
+    session: loadSession(),
+    node: { utc_offset_s: -new Date().getTimezoneOffset() * 60, tz: null },
+    events: new Map(), // key: String(id) -> event
+    nextCursor: null,
+    selected: null,
+    cameras: [],
+    health: new Map(),
+    es: null,
+    esRetry: 0,
+    view: 'alarms',
+    camTimer: null,
+    loadSeq: 0,
+    filters: { camera: '', kind: '', state: '', since: '', until: '' }
+  };
+
+  // ---------- i18n ----------
+  function t(key, vars) {
+    const table = I18N[st.lang] || I18N.zh;
+    let s = table[key] !== undefined ? table[key] : I18N.zh[key] !== undefined ? I18N.zh[key] : key;
+    if (vars) for (const k of Object.keys(vars)) s = s.split('{' + k + '}').join(String(vars[k]));
+    return s;
+  }
+  function applyI18n() {
+    document.documentElement.lang = st.lang === 'zh' ? 'zh-CN' : 'en';
+    document.title = t('app_title');
+    for (const el of document.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
+    $('d-note').placeholder = t('note_placeholder');
+    renderMute();
+    renderWho();
+    renderClock();
+    renderList();
+    if (st.selected) renderDetail(st.events.get(st.selected));
+    if (st.view === 'cameras') renderBoard();
+    renderLive();
+  }
+  function setLang(l) {
+    st.lang = l;
+    localStorage.setItem('vigil.lang', l);
+    applyI18n();
+  }
+
+  // ---------- time in the node's zone ----------
+  function offsetLabel(sec) {
+    const sign = sec < 0 ? '-' : '+';
+    const a = Math.abs(sec);
+    const hh = String(Math.floor(a / 3600)).padStart(2, '0');
+    const mm = String(Math.floor((a % 3600) / 60)).padStart(2, '0');
+    return 'UTC' + sign + hh + ':' + mm;
+  }
+  function nodeParts(date) {
+    // Shift by the node's offset, then read the UTC fields: the node's wall clock.
+    const d = new Date(date.getTime() + st.node.utc_offset_s * 1000);
+    const p = (n) => String(n).padStart(2, '0');
+    return {
+      y: d.getUTCFullYear(), mo: p(d.getUTCMonth() + 1), d: p(d.getUTCDate()),
+      h: p(d.getUTCHours()), mi: p(d.getUTCMinutes()), s: p(d.getUTCSeconds())
+    };
+  }
+  function fmtTime(date, withDate) {
+    if (!date || isNaN(date.getTime())) return '—';
+    const x = nodeParts(date);
+    const time = x.h + ':' + x.mi + ':' + x.s;
+    return withDate === false ? time : x.y + '-' + x.mo + '-' + x.d + ' ' + time;
+  }
+  function fmtShort(date) {
+    if (!date || isNaN(date.getTime())) return '—';
+    const x = nodeParts(date);
+    const today = nodeParts(new Date());
+    const time = x.h + ':' + x.mi + ':' + x.s;
+    return x.y === today.y && x.mo === today.mo && x.d === today.d ? time : x.mo + '-' + x.d + ' ' + time;
+  }
+  // A datetime-local value is read as node wall-clock time.
+  function localInputToDate(v) {
+    if (!v) return null;
+    const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?$/.exec(v);
+    if (!m) return null;
+    const utc = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +(m[6] || 0));
+    return new Date(utc - st.node.utc_offset_s * 1000);
+  }
+  function toDate(v) {
+    if (v === null || v === undefined || v === '') return null;
+    if (typeof v === 'number') return new Date(v < 1e12 ? v * 1000 : v);
+    if (/^\d+(\.\d+)?$/.test(String(v))) return toDate(Number(v));
+    const d = new Date(v);
+    return isNaN(d.getTime()) ? null : d;
+  }
+  function eventDate(e) {
+    return toDate(e.created_at_ms) || toDate(e.created_at) || toDate(e.received_at_ms) || null;
+  }
+  function renderClock() {
+    const now = new Date();
+    const label = offsetLabel(st.node.utc_offset_s);
+    $('clock').textContent = fmtTime(now) + ' ' + label;
+    $('clock').title = t('tz', { tz: (st.node.tz ? st.node.tz + ' ' : '') + label });
+  }
+
+  // ---------- session and API ----------
+  function loadSession() {
+    try {
+      const s = JSON.parse(sessionStorage.getItem('vigil.session') || 'null');
+      if (!s || !s.token) return null;
+      const exp = toDate(s.expires_at);
+      if (exp && exp.getTime() < Date.now()) return null;
+      return s;
+    } catch (e) {
+      return null;
+    }
+  }
+  function saveSession(s) {
+    st.session = s;
+    if (s) sessionStorage.setItem('vigil.session', JSON.stringify(s));
+    else sessionStorage.removeItem('vigil.session');
+  }
+  const canHandle = () => !!st.session && (st.session.role === 'operator' || st.session.role === 'admin');
+
+  class ApiError extends Error {
+    constructor(status, message) {
+      super(message);
+      this.status = status;
+    }
+  }
+  async function api(path, opts) {
+    opts = opts || {};
+    const headers = { Accept: 'application/json' };
+    if (st.session) headers.Authorization = 'Bearer ' + st.session.token;
+    let body;
+    if (opts.body !== undefined) {
+      headers['Content-Type'] = 'application/json';
+      body = JSON.stringify(opts.body);
+    }
+    let resp;
+    try {
+      resp = await fetch(API + path, { method: opts.method || 'GET', headers, body, cache: 'no-store' });
+    } catch (e) {
+      throw new ApiError(0, t('error_network'));
+    }
+    let data = null;
+    const text = await resp.text();
+    if (text) {
+      try {
+        data = JSON.parse(text);
+      } catch (e) {
+        data = { message: text.slice(0, 200) };
+      }
+    }
+    if (!resp.ok) {
+      const msg = errorText(data) || t('error_http', { status: resp.status });
+      if (resp.status === 401 && st.session && !opts.noLogout) {
+        logout(t('session_expired'));
+      }
+      throw new ApiError(resp.status, resp.status === 403 ? t('forbidden') + (msg ? ' — ' + msg : '') : msg);
+    }
+    return data;
+  }
+  function errorText(d) {
+    if (!d) return '';
+    if (typeof d.error === 'string') return d.error;
+    if (d.error && typeof d.error.message === 'string') return d.error.message;
+    if (typeof d.message === 'string') return d.message;
+    return '';
+  }
+  // EventSource cannot send headers: the stream (and, where the server allows it, evidence
+  // URLs) take the token as a query parameter.
+  const tokenQ = () => 'access_token=' + encodeURIComponent(st.session ? st.session.token : '');
+  const evPath = (id, file) => API + '/events/' + encodeURIComponent(id) + '/' + file;
+  const evUrl = (id, file) => evPath(id, file) + '?' + tokenQ();
+
+  // ---------- login ----------
+  async function doLogin(ev) {
+    ev.preventDefault();
+    Sound.unlock();
+    const err = $('login-error');
+    err.hidden = true;
+    $('login-submit').disabled = true;
+    try {
+      const data = await api('/auth/login', {
+        method: 'POST',
+        body: { name: $('login-user').value.trim(), password: $('login-pass').value },
+        noLogout: true
+      });
+      if (!data || !data.token) throw new ApiError(500, 'no token');
+      saveSession({
+        token: data.token,
+        role: data.role || 'viewer',
+        username: data.user || $('login-user').value.trim(),
+        expires_at: data.expires_at_ms || data.expires_at || null
+      });
+      $('login-pass').value = '';
+      start();
+    } catch (e) {
+      err.textContent = e.status === 401 || e.status === 403 ? t('login_failed') : t('login_error', { msg: e.message });
+      err.hidden = false;
+    } finally {
+      $('login-submit').disabled = false;
+    }
+  }
+  function logout(message) {
+    stopStream();
+    if (st.camTimer) clearInterval(st.camTimer);
+    st.camTimer = null;
+    saveSession(null);
+    st.events.clear();
+    st.selected = null;
+    $('main-view').hidden = true;
+    $('login-view').hidden = false;
+    document.body.dataset.view = 'login';
+    const err = $('login-error');
+    err.textContent = message || '';
+    err.hidden = !message;
+    $('login-user').focus();
+  }
+
+  // ---------- events: normalise, list, filters ----------
+  function norm(raw) {
+    // The stream may send the event itself or {phase|type, event}.
+    let e = raw && raw.event && typeof raw.event === 'object' ? Object.assign({}, raw.event) : Object.assign({}, raw);
+    if (raw && raw.event && raw.state && !e.state) e.state = raw.state;
+    if (e.id === undefined || e.id === null) return null;
+    if (!e.state) e.state = 'new';
+    if (!eventDate(e)) e.received_at_ms = Date.now();
+    return e;
+  }
+  const key = (e) => String(e.id);
+  function sortKey(e) {
+    const d = eventDate(e);
+    return d ? d.getTime() : 0;
+  }
+  function matches(e) {
+    const f = st.filters;
+    if (f.camera && e.camera !== f.camera) return false;
+    if (f.kind && e.kind !== f.kind) return false;
+    if (f.state && e.state !== f.state) return false;
+    const d = eventDate(e);
+    const since = localInputToDate(f.since);
+    const until = localInputToDate(f.until);
+    if (d && since && d < since) return false;
+    if (d && until && d > until) return false;
+    return true;
+  }
+  function filterQuery() {
+    const f = st.filters;
+    const q = new URLSearchParams();
+    if (f.camera) q.set('camera', f.camera);
+    if (f.kind) q.set('kind', f.kind);
+    if (f.state) q.set('state', f.state);
+    const since = localInputToDate(f.since);
+    const until = localInputToDate(f.until);
+    // The API takes Unix seconds.
+    if (since) q.set('since', String(Math.floor(since.getTime() / 1000)));
+    if (until) q.set('until', String(Math.floor(until.getTime() / 1000)));
+    q.set('limit', '50');
+    return q;
+  }
+  function eventsOf(data) {
+    if (Array.isArray(data)) return { list: data, next: null };
+    if (!data) return { list: [], next: null };
+    return { list: data.events || data.items || [], next: data.next_cursor || null };
+  }
+  async function loadEvents(append) {
+    const q = filterQuery();
+    if (append && st.nextCursor) q.set('cursor', st.nextCursor);
+    $('list-error').hidden = true;
+    const seq = ++st.loadSeq;
+    try {
+      const data = await api('/events?' + q.toString());
+      // A newer load (another filter) started meanwhile: its answer wins.
+      if (seq !== st.loadSeq) return;
+      const { list, next } = eventsOf(data);
+      if (!append) {
+        // Keep the open alarm even if the new filter hides it from the list.
+        const keep = st.selected ? st.events.get(st.selected) : null;
+        st.events.clear();
+        if (keep) st.events.set(key(keep), Object.assign(keep, { _hidden: true }));
+      }
+      for (const raw of list) {
+        const e = norm(raw);
+        if (e) st.events.set(key(e), Object.assign(st.events.get(key(e)) || {}, e, { _hidden: false }));
+      }
+      st.nextCursor = next;
+      renderList();
+    } catch (e) {
+      $('list-error').textContent = t('error_load', { msg: e.message });
+      $('list-error').hidden = false;
+    } finally {
+      // Lets tests (and people with devtools) tell that a (re)load finished.
+      document.body.dataset.loads = String(Number(document.body.dataset.loads || 0) + 1);
+    }
+  }
+  function kindLabel(k) {
+    return I18N.zh['kind_' + k] !== undefined ? t('kind_' + k) : String(k || '?');
+  }
+  function floorText(e) {
+    const o = e.origin;
+    if (!o) return '';
+    const parts = [];
+    if (o.floor !== undefined && o.floor !== null) parts.push(t('floor_n', { n: o.floor }));
+    if (o.window !== undefined && o.window !== null) parts.push(t('window_n', { n: o.window }));
+    return parts.join(' · ');
+  }
+  function renderList() {
+    const ul = $('alarm-list');
+    const items = [...st.events.values()].filter((e) => !e._hidden && matches(e));
+    items.sort((a, b) => sortKey(b) - sortKey(a) || String(b.id).localeCompare(String(a.id), undefined, { numeric: true }));
+    const frag = document.createDocumentFragment();
+    for (const e of items) frag.appendChild(alarmItem(e));
+    ul.replaceChildren(frag);
+    $('list-empty').hidden = items.length > 0;
+    $('load-more').hidden = !st.nextCursor;
+    const unhandled = [...st.events.values()].filter((e) => !e._hidden && e.state === 'new').length;
+    const badge = $('unhandled-badge');
+    badge.hidden = unhandled === 0;
+    badge.textContent = String(unhandled);
+    badge.title = t('unhandled_n', { n: unhandled });
+  }
+  function el(tag, cls, text) {
+    const n = document.createElement(tag);
+    if (cls) n.className = cls;
+    if (text !== undefined) n.textContent = text;
+    return n;
+  }
+  function alarmItem(e) {
+    const li = el('li', 'alarm state-' + e.state + (e._fresh ? ' fresh' : '') + (key(e) === st.selected ? ' selected' : ''));
+    li.dataset.id = key(e);
+    li.dataset.state = e.state;
+    li.tabIndex = 0;
+    li.appendChild(el('span', 'bar'));
+    const main = el('div', 'a-main');
+    const k = el('span', 'a-kind', kindLabel(e.kind));
+    main.appendChild(k);
+    const fl = floorText(e);
+    if (fl) main.appendChild(el('span', 'a-floor', fl));
+    main.appendChild(el('div', 'a-where', e.camera || ''));
+    li.appendChild(main);
+    const side = el('div', 'a-side');
+    side.appendChild(el('div', 'a-time', fmtShort(eventDate(e))));
+    const s = el('div', 'a-state');
+    s.appendChild(el('span', 'state state-pill-' + e.state, t('state_' + e.state)));
+    side.appendChild(s);
+    li.appendChild(side);
+    return li;
+  }
+  function openAlarm(id) {
+    location.hash = '#/alarms/' + encodeURIComponent(id);
+  }
+
+  // ---------- live stream (SSE) ----------
+  function renderLive() {
+    const s = $('live-status');
+    const state = s.dataset.state || 'connecting';
+    s.textContent = t(state === 'ok' ? 'live_ok' : state === 'down' ? 'live_down' : 'live_connecting');
+    document.body.dataset.live = state;
+  }
+  function setLive(state) {
+    $('live-status').dataset.state = state;
+    renderLive();
+  }
+  function startStream() {
+    stopStream();
+    setLive('connecting');
+    const es = new EventSource(API + '/events/stream?' + tokenQ());
+    st.es = es;
+    let opened = false;
+    es.onopen = () => {
+      setLive('ok');
+      // After a gap, fill in what the stream missed.
+      if (st.esRetry > 0) loadEvents(false);
+      st.esRetry = 0;
+      opened = true;
+    };
+    const onData = (m) => {
+      let data;
+      try {
+        data = JSON.parse(m.data);
+      } catch (e) {
+        return;
+      }
+      onStreamEvent(data, m.type);
+    };
+    for (const name of ['message', 'event', 'new', 'update', 'end', 'state', 'alarm']) es.addEventListener(name, onData);
+    // The server dropped notices for us (we were slow): re-list.
+    es.addEventListener('lagged', () => loadEvents(false));
+    es.onerror = async () => {
+      setLive('down');
+      if (es.readyState === EventSource.CLOSED || !opened) {
+        // The browser gives up on HTTP errors; find out whether the token is the problem.
+        es.close();
+        st.esRetry += 1;
+        try {
+          await api('/cameras');
+        } catch (e) {
+          if (e.status === 401) return;
+        }
+        if (st.session && st.es === es) setTimeout(() => st.es === es && startStream(), Math.min(30000, 1000 * 2 ** st.esRetry));
+      } else {
+        st.esRetry += 1;
+      }
+    };
+  }
+  function stopStream() {
+    if (st.es) st.es.close();
+    st.es = null;
+  }
+  function onStreamEvent(data, type) {
+    const e = norm(data);
+    if (!e || !e.kind) return;
+    const k = key(e);
+    const old = st.events.get(k);
+    const merged = Object.assign({}, old || {}, e, { _hidden: false });
+    if (old && old.created_at_ms && !e.created_at_ms) merged.created_at_ms = old.created_at_ms;
+    // Only a notice of a new alarm rings; updates of alarms we never listed stay quiet.
+    const phase = (data && typeof data.phase === 'string' && data.event ? data.phase : '') || type;
+    const isNew = !old && merged.state === 'new' && (phase === 'new' || phase === 'message' || phase === 'alarm');
+    if (isNew) merged._fresh = true;
+    st.events.set(k, merged);
+    renderList();
+    if (isNew) {
+      Sound.play();
+      toast(t('new_alarm_toast', { kind: kindLabel(merged.kind), camera: merged.camera }), k);
+      setTimeout(() => {
+        const cur = st.events.get(k);
+        if (cur) delete cur._fresh;
+      }, 4000);
+    }
+    if (st.selected === k) renderDetail(merged);
+  }
+  let toastTimer = null;
+  function toast(text, id) {
+    const n = $('toast');
+    n.textContent = text;
+    n.hidden = false;
+    n.onclick = id ? () => openAlarm(id) : null;
+    clearTimeout(toastTimer);
+    toastTimer = setTimeout(() => (n.hidden = true), 6000);
+  }
+
+  // ---------- detail ----------
+  async function showDetail(id) {
+    st.selected = id;
+    document.querySelector('.split').classList.add('has-detail');
+    $('alarms-view').classList.add('has-detail');
+    const cached = st.events.get(id);
+    if (cached) renderDetail(cached, true);
+    renderList();
+    try {
+      const data = await api('/events/' + encodeURIComponent(id));
+      const e = norm(data);
+      if (e && st.selected === id) {
+        const prev = st.events.get(id);
+        const merged = Object.assign({}, prev || { _hidden: true }, e);
+        st.events.set(id, merged);
+        renderDetail(merged, !cached);
+        renderList();
+      }
+    } catch (e) {
+      if (st.selected === id && !cached) {
+        $('detail-empty').textContent = t('error_load', { msg: e.message });
+        $('detail-empty').hidden = false;
+        $('detail-body').hidden = true;
+      }
+    }
+  }
+  function closeDetail() {
+    st.selected = null;
+    document.querySelector('.split').classList.remove('has-detail');
+    $('alarms-view').classList.remove('has-detail');
+    $('detail-body').hidden = true;
+    $('detail-empty').textContent = t('pick_alarm');
+    $('detail-empty').hidden = false;
+    st.evGen = (st.evGen || 0) + 1;
+    const v = $('d-video');
+    v.pause();
+    v.removeAttribute('src');
+    v.load();
+    dropBlobs();
+    renderList();
+  }
+  // What evidence the server says it holds: null when it does not say (then just try).
+  function evidenceHas(e, kind) {
+    const ev = e.evidence;
+    if (Array.isArray(ev)) return ev.some((x) => x && x.kind === kind && !x.gone);
+    if (ev && typeof ev === 'object' && kind in ev) return !!ev[kind];
+    return null;
+  }
+  function evidenceSig(e) {
+    return ['clip', 'snapshot', 'trajectory'].map((k) => k + ':' + evidenceHas(e, k)).join(',');
+  }
+  function pictureOrder(e) {
+    // Falling objects: the trajectory picture says most; e-bikes: the annotated snapshot.
+    const order = e.kind === 'falling_object' ? ['trajectory.png', 'snapshot.jpg'] : ['snapshot.jpg', 'trajectory.png'];
+    return order.filter((f) => evidenceHas(e, f.split('.')[0]) !== false);
+  }
+  function renderDetail(e, fresh) {
+    if (!e) return;
+    $('detail-empty').hidden = true;
+    const body = $('detail-body');
+    body.hidden = false;
+    body.dataset.id = key(e);
+    body.dataset.state = e.state;
+    $('d-title').textContent = kindLabel(e.kind);
+    const s = $('d-state');
+    s.className = 'state state-pill-' + e.state;
+    s.textContent = t('state_' + e.state);
+    $('d-camera').textContent = e.camera + (e.camera_location ? ' · ' + e.camera_location : cameraLocation(e.camera));
+    $('d-time').textContent = fmtTime(eventDate(e)) + ' ' + offsetLabel(st.node.utc_offset_s);
+    renderOrigin(e);
+    $('d-conf').textContent = typeof e.confidence === 'number' ? (e.confidence * 100).toFixed(0) + '%' : '—';
+    const dur = typeof e.end_s === 'number' && typeof e.start_s === 'number' ? Math.max(0, e.end_s - e.start_s) : null;
+    $('d-dur').textContent = dur === null ? '—' : t('seconds', { s: dur.toFixed(1) });
+    $('d-id').textContent = key(e);
+    renderNotes(e);
+    const handle = canHandle();
+    $('d-actions').hidden = !handle;
+    $('d-viewer-note').hidden = handle;
+    $('d-ack').disabled = e.state === 'acknowledged';
+    $('d-false').disabled = e.state === 'false_alarm';
+    if (fresh) {
+      $('d-action-msg').textContent = '';
+      $('d-note').value = '';
+    }
+    // Clips are finished after the post-roll: show evidence again when more of it exists.
+    const sig = evidenceSig(e);
+    if (fresh || body.dataset.evsig !== sig) {
+      body.dataset.evsig = sig;
+      renderEvidence(e);
+    }
+  }
+  function cameraLocation(name) {
+    const c = st.cameras.find((x) => x.name === name);
+    return c && c.location ? ' · ' + c.location : '';
+  }
+  function renderOrigin(e) {
+    const o = e.origin;
+    const lab = $('d-origin-label');
+    if (o) {
+      lab.textContent = t('origin');
+      const parts = [];
+      const fl = floorText(e);
+      parts.push(fl || t('unknown_floor'));
+      if (typeof o.height_m === 'number') parts.push(t('height_m', { m: o.height_m.toFixed(1) }));
+      if (typeof o.facade_x_m === 'number') parts.push(t('facade_x', { m: o.facade_x_m.toFixed(1) }));
+      parts.push(t('pixel_xy', { x: Math.round(o.x), y: Math.round(o.y) }));
+      $('d-origin').textContent = parts.join(' · ') + (o.floor === undefined || o.floor === null ? ' ' + t('not_calibrated') : '');
+    } else if (Array.isArray(e.bbox)) {
+      lab.textContent = t('bbox');
+      const b = e.bbox.map((v) => Math.round(v));
+      const label = e.label && I18N.zh['label_' + e.label] !== undefined ? t('label_' + e.label) : e.label;
+      $('d-origin').textContent = (label ? label + ' ' : '') + '[' + b.join(', ') + ']';
+    } else {
+      lab.textContent = t('origin');
+      $('d-origin').textContent = '—';
+    }
+  }
+  function renderNotes(e) {
+    let notes = e.notes;
+    if (typeof notes === 'string') notes = notes ? [notes] : [];
+    if (!Array.isArray(notes)) notes = [];
+    $('d-notes-wrap').hidden = notes.length === 0;
+    const ul = $('d-notes');
+    ul.replaceChildren(
+      ...notes.map((n) => {
+        if (typeof n === 'string') return el('li', '', n);
+        const who = n.user || n.username || n.by || '';
+        const when = toDate(n.ts_ms || n.at || n.created_at);
+        const head = [when ? fmtShort(when) : '', who].filter(Boolean).join(' ');
+        return el('li', '', (head ? head + ': ' : '') + (n.text || n.note || ''));
+      })
+    );
+  }
+  // Evidence needs the operator's token. Where the server takes it in the URL, <img> and
+  // <video> load directly (the video streams and seeks with Range requests); otherwise the
+  // file is fetched with the Authorization header and shown from a blob.
+  let blobUrls = [];
+  function dropBlobs() {
+    for (const u of blobUrls) URL.revokeObjectURL(u);
+    blobUrls = [];
+  }
+  async function urlTokensWork(id) {
+    if (st.urlTokens !== undefined) return st.urlTokens;
+    try {
+      const r = await fetch(evUrl(id, 'clip.mp4'), { headers: { Range: 'bytes=0-0' }, cache: 'no-store' });
+      if (r.status === 401) st.urlTokens = false;
+      else if (r.ok) st.urlTokens = true;
+      else return false; // 404/410 say nothing about tokens: ask again next time
+    } catch (err) {
+      return false;
+    }
+    return st.urlTokens;
+  }
+  async function blobOf(id, file) {
+    const r = await fetch(evPath(id, file), { headers: { Authorization: 'Bearer ' + st.session.token }, cache: 'no-store' });
+    if (!r.ok) throw new ApiError(r.status, t('error_http', { status: r.status }));
+    const u = URL.createObjectURL(await r.blob());
+    blobUrls.push(u);
+    return u;
+  }
+  async function renderEvidence(e) {
+    const fig = $('d-fig');
+    const img = $('d-picture');
+    const video = $('d-video');
+    const msg = $('d-no-evidence');
+    const dl = $('d-download');
+    const gen = (st.evGen = (st.evGen || 0) + 1);
+    const current = () => gen === st.evGen;
+    msg.hidden = true;
+    dropBlobs();
+    video.onerror = null;
+    img.onerror = null;
+    if (!canHandle()) {
+      fig.hidden = true;
+      video.hidden = true;
+      video.removeAttribute('src');
+      dl.hidden = true;
+      dl.removeAttribute('href');
+      msg.textContent = t('viewer_no_evidence');
+      msg.hidden = false;
+      return;
+    }
+    const id = key(e);
+    const pics = pictureOrder(e);
+    const hasClip = evidenceHas(e, 'clip') !== false;
+    const direct = hasClip || pics.length ? await urlTokensWork(id) : false;
+    if (!current()) return;
+    // Pictures: first that loads wins.
+    fig.hidden = true;
+    for (const f of pics) {
+      try {
+        const src = direct ? evUrl(id, f) : await blobOf(id, f);
+        if (!current()) return;
+        await new Promise((ok, bad) => {
+          img.onload = ok;
+          img.onerror = bad;
+          img.src = src;
+        });
+        if (!current()) return;
+        img.dataset.file = f;
+        img.alt = kindLabel(e.kind);
+        $('d-picture-cap').textContent = t(f === 'trajectory.png' ? 'picture_trajectory' : 'picture_snapshot');
+        fig.hidden = false;
+        break;
+      } catch (err) {
+        /* try the next picture */
+      }
+    }
+    if (!hasClip) {
+      video.hidden = true;
+      video.removeAttribute('src');
+      dl.hidden = true;
+      if (fig.hidden) {
+        const pending = Array.isArray(e.evidence) && e.evidence.length === 0 && e.phase !== 'ended';
+        msg.textContent = t(pending ? 'evidence_pending' : 'no_evidence');
+        msg.hidden = false;
+      }
+      return;
+    }
+    const clipMissing = () => {
+      if (!current()) return;
+      video.hidden = true;
+      dl.hidden = true;
+      msg.textContent = t('evidence_missing');
+      msg.hidden = false;
+    };
+    let src;
+    try {
+      src = direct ? evUrl(id, 'clip.mp4') : await blobOf(id, 'clip.mp4');
+    } catch (err) {
+      clipMissing();
+      return;
+    }
+    if (!current()) return;
+    video.onerror = clipMissing;
+    video.src = src;
+    video.hidden = false;
+    video.dataset.mode = direct ? 'stream' : 'blob';
+    dl.href = src;
+    dl.setAttribute('download', 'vigil-' + (e.camera || 'camera') + '-' + id + '.mp4');
+    dl.hidden = false;
+  }
+  async function act(kind) {
+    const id = st.selected;
+    if (!id) return;
+    const note = $('d-note').value.trim();
+    const path = { ack: 'ack', false: 'false_alarm', note: 'note' }[kind];
+    if (kind === 'note' && !note) return;
+    const buttons = [$('d-ack'), $('d-false'), $('d-add-note')];
+    buttons.forEach((b) => (b.disabled = true));
+    $('d-action-msg').textContent = '';
+    try {
+      const body = kind === 'note' ? { text: note } : note ? { note } : {};
+      const data = await api('/events/' + encodeURIComponent(id) + '/' + path, { method: 'POST', body });
+      let e = data && data.id !== undefined ? norm(data) : data && data.event ? norm(data.event) : null;
+      if (!e) e = norm(await api('/events/' + encodeURIComponent(id)));
+      if (e) {
+        const merged = Object.assign({}, st.events.get(id) || {}, e);
+        st.events.set(id, merged);
+        renderList();
+        renderDetail(merged);
+      }
+      $('d-note').value = '';
+      $('d-action-msg').textContent = t(kind === 'ack' ? 'done_ack' : kind === 'false' ? 'done_false' : 'done_note');
+    } catch (e) {
+      $('d-action-msg').textContent = t('action_failed', { msg: e.message });
+    } finally {
+      const cur = st.events.get(id);
+      $('d-add-note').disabled = false;
+      $('d-ack').disabled = !!cur && cur.state === 'acknowledged';
+      $('d-false').disabled = !!cur && cur.state === 'false_alarm';
+    }
+  }
+
+  // ---------- cameras ----------
+  function camsOf(data) {
+    if (Array.isArray(data)) return data;
+    return (data && (data.cameras || data.items)) || [];
+  }
+  function num(...vals) {
+    for (const v of vals) if (typeof v === 'number' && isFinite(v)) return v;
+    return null;
+  }
+  async function loadCameras() {
+    try {
+      st.cameras = camsOf(await api('/cameras'));
+      $('cams-error').hidden = true;
+    } catch (e) {
+      $('cams-error').textContent = t('error_load', { msg: e.message });
+      $('cams-error').hidden = false;
+      return;
+    }
+    fillCameraFilter();
+    if (st.view === 'cameras') {
+      renderBoard();
+      await Promise.all(
+        st.cameras.map(async (c) => {
+          try {
+            st.health.set(c.name, await api('/cameras/' + encodeURIComponent(c.name) + '/health?window_s=86400'));
+          } catch (e) {
+            st.health.set(c.name, { _error: e.message });
+          }
+        })
+      );
+      renderBoard();
+    }
+  }
+  function fillCameraFilter() {
+    const sel = $('f-camera');
+    const cur = sel.value;
+    const first = sel.options[0];
+    sel.replaceChildren(first);
+    for (const c of st.cameras) {
+      const o = el('option', '', c.name);
+      o.value = c.name;
+      sel.appendChild(o);
+    }
+    sel.value = cur;
+  }
+  function camState(c) {
+    let s = (c.status && c.status.state) || c.state || (typeof c.status === 'string' ? c.status : '');
+    if (!s && typeof c.online === 'boolean') s = c.online ? 'online' : c.reconnecting ? 'reconnecting' : 'offline';
+    return ['online', 'reconnecting', 'offline'].includes(s) ? s : 'unknown';
+  }
+  function pct(v) {
+    return v === null ? '—' : (v * 100).toFixed(1) + '%';
+  }
+  function rateRow(dl, label, v) {
+    dl.appendChild(el('dt', '', label));
+    const dd = el('dd', 'rate');
+    if (v !== null) {
+      const m = document.createElement('meter');
+      m.min = 0;
+      m.max = 1;
+      m.low = 0.9;
+      m.high = 0.99;
+      m.optimum = 1;
+      m.value = v;
+      dd.appendChild(m);
+    }
+    dd.appendChild(el('span', '', pct(v)));
+    dl.appendChild(dd);
+  }
+  function renderBoard() {
+    const board = $('camera-board');
+    if (!st.cameras.length) {
+      board.replaceChildren(el('p', 'empty', t('no_cameras')));
+      return;
+    }
+    board.replaceChildren(
+      ...st.cameras.map((c) => {
+        const s = Object.assign({}, c, c.status && typeof c.status === 'object' ? c.status : {});
+        const state = camState(c);
+        const card = el('section', 'cam cam-' + state);
+        card.dataset.camera = c.name;
+        card.dataset.state = state;
+        const head = el('div', 'cam-head');
+        head.appendChild(el('span', 'cam-name', c.name));
+        head.appendChild(el('span', 'cam-state cam-state-' + state, t('cam_' + state)));
+        card.appendChild(head);
+        const thumb = c.thumbnail_url || c.thumbnail || c.snapshot_url;
+        if (typeof thumb === 'string' && thumb.startsWith('/')) {
+          const img = el('img', 'cam-thumb');
+          img.alt = c.name;
+          img.src = thumb + (thumb.includes('?') ? '&' : '?') + tokenQ();
+          img.onerror = () => img.replaceWith(el('div', 'cam-thumb empty', t('no_thumbnail')));
+          card.appendChild(img);
+        }
+        const dl = el('dl', 'cam-stats');
+        const row = (label, value) => {
+          dl.appendChild(el('dt', '', label));
+          dl.appendChild(el('dd', '', value));
+        };
+        if (c.kind) row(t('f_kind'), t('kind_' + c.kind));
+        if (c.location) row(t('location'), c.location);
+        const inFps = num(s.input_fps, s.fps);
+        const anFps = num(s.analysed_fps, s.analyzed_fps);
+        row(t('input_fps'), inFps === null ? '—' : inFps.toFixed(1));
+        if (anFps !== null) row(t('analysed_fps'), anFps.toFixed(1));
+        const age = num(s.last_frame_age_s, s.last_frame_age);
+        const lastAt = toDate(s.last_frame_at) || (age === null ? null : new Date(Date.now() - age * 1000));
+        row(t('last_frame'), lastAt ? fmtTime(lastAt) + (age !== null ? ' (' + t('last_frame_age', { s: age.toFixed(1) }) + ')' : '') : t('never'));
+        const de = num(s.decode_errors);
+        const rc = num(s.reconnects);
+        if (de !== null) row(t('decode_errors'), String(de));
+        if (rc !== null) row(t('reconnects'), String(rc));
+        const h = st.health.get(c.name) || {};
+        rateRow(dl, t('online_rate'), num(h.online_rate, s.online_rate));
+        rateRow(dl, t('image_rate'), num(h.image_availability_rate, h.image_rate, s.image_availability_rate));
+        card.appendChild(dl);
+        return card;
+      })
+    );
+  }
+
+  // ---------- views and routing ----------
+  function route() {
+    if (!st.session) return;
+    const h = location.hash || '#/alarms';
+    const m = /^#\/alarms\/(.+)$/.exec(h);
+    const view = h.startsWith('#/cameras') ? 'cameras' : 'alarms';
+    st.view = view;
+    document.body.dataset.view = view;
+    $('alarms-view').hidden = view !== 'alarms';
+    $('cameras-view').hidden = view !== 'cameras';
+    $('tab-alarms').classList.toggle('active', view === 'alarms');
+    $('tab-cameras').classList.toggle('active', view === 'cameras');
+    if (st.camTimer) clearInterval(st.camTimer);
+    st.camTimer = null;
+    if (view === 'cameras') {
+      renderBoard();
+      loadCameras();
+      st.camTimer = setInterval(loadCameras, 10000);
+    } else if (m) {
+      let id = m[1];
+      try {
+        id = decodeURIComponent(id);
+      } catch (e) {
+        /* keep raw */
+      }
+      if (id !== st.selected || $('detail-body').hidden) showDetail(id);
+    } else if (st.selected) {
+      closeDetail();
+    }
+  }
+  function renderWho() {
+    if (!st.session) return;
+    $('who').textContent = st.session.username + ' · ' + t('role_' + st.session.role);
+    document.body.dataset.role = st.session.role;
+  }
+  function renderMute() {
+    const b = $('mute');
+    b.textContent = Sound.muted ? t('sound_off') : t('sound_on');
+    b.title = Sound.muted ? t('unmute') : t('mute');
+    b.setAttribute('aria-label', b.title);
+    b.setAttribute('aria-pressed', Sound.muted ? 'true' : 'false');
+  }
+  async function loadNode() {
+    try {
+      const r = await fetch('/console/node.json', { cache: 'no-store' });
+      if (r.ok) {
+        const n = await r.json();
+        if (typeof n.utc_offset_s === 'number') st.node.utc_offset_s = n.utc_offset_s;
+        st.node.tz = typeof n.tz === 'string' ? n.tz : null;
+      }
+    } catch (e) {
+      /* keep the browser's own offset */
+    }
+    renderClock();
+  }
+  let clockTimer = null;
+  function start() {
+    $('login-view').hidden = true;
+    $('main-view').hidden = false;
+    applyI18n();
+    if (!location.hash || location.hash === '#' || location.hash === '#/login') location.hash = '#/alarms';
+    route();
+    startStream();
+    loadEvents(false);
+    loadCameras();
+    if (!clockTimer) clockTimer = setInterval(renderClock, 1000);
+  }
+
+  function bind() {
+    $('login-form').addEventListener('submit', doLogin);
+    for (const b of document.querySelectorAll('.lang-switch')) b.addEventListener('click', () => setLang(st.lang === 'zh' ? 'en' : 'zh'));
+    $('logout').addEventListener('click', () => logout());
+    $('mute').addEventListener('click', () => {
+      Sound.setMuted(!Sound.muted);
+      renderMute();
+    });
+    document.addEventListener('click', () => Sound.unlock(), { capture: true });
+    $('filters').addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      const f = new FormData($('filters'));
+      for (const k of Object.keys(st.filters)) st.filters[k] = String(f.get(k) || '');
+      loadEvents(false);
+    });
+    $('f-reset').addEventListener('click', () => {
+      $('filters').reset();
+      for (const k of Object.keys(st.filters)) st.filters[k] = '';
+      loadEvents(false);
+    });
+    $('filter-toggle').addEventListener('click', () => {
+      const open = $('filters').classList.toggle('open');
+      $('filter-toggle').setAttribute('aria-expanded', open ? 'true' : 'false');
+    });
+    $('load-more').addEventListener('click', () => loadEvents(true));
+    const list = $('alarm-list');
+    list.addEventListener('click', (ev) => {
+      const li = ev.target.closest('.alarm');
+      if (li) openAlarm(li.dataset.id);
+    });
+    list.addEventListener('keydown', (ev) => {
+      const li = ev.target.closest('.alarm');
+      if (li && (ev.key === 'Enter' || ev.key === ' ')) {
+        ev.preventDefault();
+        openAlarm(li.dataset.id);
+      }
+    });
+    $('detail-close').addEventListener('click', () => (location.hash = '#/alarms'));
+    $('d-ack').addEventListener('click', () => act('ack'));
+    $('d-false').addEventListener('click', () => act('false'));
+    $('d-add-note').addEventListener('click', () => act('note'));
+    $('cams-refresh').addEventListener('click', loadCameras);
+    window.addEventListener('hashchange', route);
+  }
+
+  function init() {
+    bind();
+    loadNode();
+    applyI18n();
+    if (st.session) start();
+    else logout();
+  }
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init);
+  else init();
+})();

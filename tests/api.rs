@@ -1,0 +1,913 @@
+//! The HTTP API on a real server (127.0.0.1, random port) over a real SQLite file, driven
+//! by a real HTTP client: roles, filters, pagination, Range, SSE, bad input, webhooks.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use vigil::api::{
+    commit_update, router, ApiConfig, AppState, CameraStatus, EventBus, EventIds, SharedCameras,
+    WebhookConfig,
+};
+use vigil::audit;
+use vigil::auth::{self, Role};
+use vigil::events::{Event, EventKind, EventUpdate, Phase};
+use vigil::store::{EvidenceKind, HealthSample, Store};
+
+struct Headers(Vec<(String, String)>);
+
+impl Headers {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+struct Node {
+    _rt: tokio::runtime::Runtime,
+    base: String,
+    store: Store,
+    bus: EventBus,
+    cams: SharedCameras,
+    dir: tempfile::TempDir,
+    tokens: BTreeMap<Role, String>,
+    agent: ureq::Agent,
+}
+
+fn agent() -> ureq::Agent {
+    // Read timeout only guards against a hung test; nothing asserts on time.
+    ureq::AgentBuilder::new()
+        .timeout_read(Duration::from_secs(60))
+        .build()
+}
+
+impl Node {
+    fn start() -> Node {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("vigil.db")).unwrap();
+        let mut tokens = BTreeMap::new();
+        for role in [Role::Admin, Role::Operator, Role::Viewer] {
+            auth::add_user(&store, role.as_str(), role, "password-123").unwrap();
+        }
+        let bus = EventBus::new(256);
+        let cams = SharedCameras::default();
+        cams.set(CameraStatus {
+            name: "east".into(),
+            kind: "facade".into(),
+            online: true,
+            input_fps: 25.0,
+            analysed_fps: 12.5,
+            last_frame_age_s: Some(0.04),
+            ..Default::default()
+        });
+        let cfg = ApiConfig {
+            sse_heartbeat_s: 1.0,
+            ..ApiConfig::default()
+        };
+        let state = AppState::new(store.clone(), bus.clone(), Arc::new(cams.clone()), cfg);
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let base = format!("http://{}/api/v1", listener.local_addr().unwrap());
+        rt.spawn(async move { axum::serve(listener, router(state)).await });
+        let mut node = Node {
+            _rt: rt,
+            base,
+            store,
+            bus,
+            cams,
+            dir,
+            tokens: BTreeMap::new(),
+            agent: agent(),
+        };
+        for role in [Role::Admin, Role::Operator, Role::Viewer] {
+            let r = node
+                .agent
+                .post(&format!("{}/auth/login", node.base))
+                .set("Content-Type", "application/json")
+                .send_string(
+                    &serde_json::json!({ "name": role.as_str(), "password": "password-123" })
+                        .to_string(),
+                )
+                .unwrap();
+            let v: serde_json::Value = serde_json::from_str(&r.into_string().unwrap()).unwrap();
+            tokens.insert(role, v["token"].as_str().unwrap().to_string());
+        }
+        node.tokens = tokens;
+        node
+    }
+
+    /// (status, body bytes, headers of interest)
+    fn req(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<(&str, &[u8])>,
+    ) -> (u16, Vec<u8>, Headers) {
+        self.req_h(method, path, token, body, &[])
+    }
+
+    fn req_h(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<(&str, &[u8])>,
+        headers: &[(&str, &str)],
+    ) -> (u16, Vec<u8>, Headers) {
+        let mut r = self
+            .agent
+            .request(method, &format!("{}{}", self.base, path));
+        if let Some(t) = token {
+            r = r.set("Authorization", &format!("Bearer {t}"));
+        }
+        for (k, v) in headers {
+            r = r.set(k, v);
+        }
+        let res = match body {
+            Some((ct, b)) => r.set("Content-Type", ct).send_bytes(b),
+            None => r.call(),
+        };
+        let resp = match res {
+            Ok(r) => r,
+            Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => panic!("{method} {path}: {e}"),
+        };
+        let status = resp.status();
+        let headers = Headers(
+            resp.headers_names()
+                .into_iter()
+                .filter_map(|n| {
+                    resp.header(&n)
+                        .map(|v| (n.to_ascii_lowercase(), v.to_string()))
+                })
+                .collect(),
+        );
+        let mut buf = Vec::new();
+        resp.into_reader().read_to_end(&mut buf).unwrap();
+        (status, buf, headers)
+    }
+
+    fn tok(&self, r: Role) -> &str {
+        &self.tokens[&r]
+    }
+
+    fn event(&self, ids: &mut EventIds, seq: u64, cam: &str, kind: EventKind, phase: Phase) -> i64 {
+        let upd = EventUpdate {
+            phase,
+            event: Event::new(seq, kind, cam, seq as f64, 0.8),
+            pictures: Vec::new(),
+        };
+        commit_update(&self.store, &self.bus, ids, &upd).unwrap()
+    }
+}
+
+fn json(b: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(b)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(b)))
+}
+
+fn err_code(b: &[u8]) -> String {
+    json(b)["error"]["code"].as_str().unwrap_or("").to_string()
+}
+
+fn audit_actions(store: &Store) -> Vec<(String, String, String)> {
+    audit::list(store, 0, 10_000)
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.actor, r.action, r.target))
+        .collect()
+}
+
+#[test]
+fn role_checks_for_every_route() {
+    let n = Node::start();
+    let mut ids = EventIds::new();
+    let id = n.event(&mut ids, 1, "east", EventKind::FallingObject, Phase::New);
+    for (k, name) in [
+        (EvidenceKind::Clip, "c.mp4"),
+        (EvidenceKind::Snapshot, "s.jpg"),
+        (EvidenceKind::Trajectory, "t.png"),
+    ] {
+        let p = n.dir.path().join(name);
+        std::fs::write(&p, b"evidence-bytes").unwrap();
+        n.store.attach_evidence(id, k, &p).unwrap();
+    }
+    use Role::*;
+    // (method, path, body, lowest role allowed)
+    let routes: Vec<(&str, String, Option<&str>, Role)> = vec![
+        ("GET", "/cameras".into(), None, Viewer),
+        ("GET", "/cameras/east/status".into(), None, Viewer),
+        ("GET", "/cameras/east/health".into(), None, Viewer),
+        ("GET", "/events".into(), None, Viewer),
+        ("GET", format!("/events/{id}"), None, Viewer),
+        ("GET", format!("/events/{id}/clip.mp4"), None, Operator),
+        ("GET", format!("/events/{id}/snapshot.jpg"), None, Operator),
+        (
+            "GET",
+            format!("/events/{id}/trajectory.png"),
+            None,
+            Operator,
+        ),
+        ("POST", format!("/events/{id}/ack"), Some("{}"), Operator),
+        (
+            "POST",
+            format!("/events/{id}/false_alarm"),
+            Some("{}"),
+            Operator,
+        ),
+        (
+            "POST",
+            format!("/events/{id}/note"),
+            Some(r#"{"text":"checked"}"#),
+            Operator,
+        ),
+        ("GET", "/audit".into(), None, Admin),
+        ("GET", "/audit/verify".into(), None, Admin),
+        ("GET", "/metrics".into(), None, Viewer),
+        (
+            "POST",
+            "/users".into(),
+            Some(r#"{"name":"u_ROLE","role":"viewer","password":"long-enough-pw"}"#),
+            Admin,
+        ),
+    ];
+    for (m, path, body, min) in &routes {
+        let (s, b, _) = n.req(
+            m,
+            path,
+            None,
+            body.map(|b| ("application/json", b.as_bytes())),
+        );
+        assert_eq!(s, 401, "{m} {path} without token");
+        assert_eq!(err_code(&b), "unauthorized");
+        for role in [Viewer, Operator, Admin] {
+            let body = body.map(|b| b.replace("ROLE", role.as_str()));
+            let (s, b, _) = n.req(
+                m,
+                path,
+                Some(n.tok(role)),
+                body.as_deref().map(|b| ("application/json", b.as_bytes())),
+            );
+            if role >= *min {
+                assert!(
+                    s == 200 || s == 201,
+                    "{m} {path} as {role:?}: {s} {}",
+                    String::from_utf8_lossy(&b)
+                );
+            } else {
+                assert_eq!(s, 403, "{m} {path} as {role:?}");
+                assert_eq!(err_code(&b), "forbidden");
+            }
+        }
+    }
+    // Public routes.
+    for p in ["/healthz", "/openapi.json"] {
+        assert_eq!(n.req("GET", p, None, None).0, 200, "{p}");
+    }
+    // Refused evidence access is audited, as are downloads and state changes.
+    let acts = audit_actions(&n.store);
+    assert!(acts.contains(&("viewer".into(), "denied".into(), format!("event/{id}/clip"))));
+    assert!(acts.contains(&(
+        "operator".into(),
+        "evidence.download".into(),
+        format!("event/{id}/clip")
+    )));
+    assert!(acts.contains(&("operator".into(), "event.ack".into(), format!("event/{id}"))));
+    assert!(acts.iter().any(|a| a.0 == "admin" && a.1 == "login"));
+    assert_eq!(audit::verify(&n.store).unwrap() as usize, acts.len());
+}
+
+#[test]
+fn list_filters_and_cursor_pagination() {
+    let n = Node::start();
+    let mut ids = EventIds::new();
+    for i in 0..120u64 {
+        let (cam, kind) = if i % 3 == 0 {
+            ("lift1", EventKind::EbikeInElevator)
+        } else {
+            ("east", EventKind::FallingObject)
+        };
+        n.event(&mut ids, i, cam, kind, Phase::New);
+    }
+    let t = n.tok(Role::Viewer).to_string();
+    let mut all = Vec::new();
+    let mut path = "/events?camera=east&limit=30".to_string();
+    loop {
+        let (s, b, _) = n.req("GET", &path, Some(&t), None);
+        assert_eq!(s, 200);
+        let v = json(&b);
+        for e in v["events"].as_array().unwrap() {
+            assert_eq!(e["camera"], "east");
+            all.push(e["id"].as_i64().unwrap());
+        }
+        match v["next_cursor"].as_str() {
+            Some(c) => path = format!("/events?camera=east&limit=30&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(all.len(), 80);
+    assert!(all.windows(2).all(|w| w[0] > w[1]));
+    let (_, b, _) = n.req(
+        "GET",
+        "/events?kind=ebike_in_elevator&limit=1000",
+        Some(&t),
+        None,
+    );
+    assert_eq!(json(&b)["events"].as_array().unwrap().len(), 40);
+    // Operator acknowledges one; the state filter finds exactly it.
+    let target = all[5];
+    let (s, b, _) = n.req(
+        "POST",
+        &format!("/events/{target}/ack"),
+        Some(n.tok(Role::Operator)),
+        Some(("application/json", br#"{"note":"on my way"}"#)),
+    );
+    assert_eq!(s, 200);
+    assert_eq!(json(&b)["state"], "acknowledged");
+    let (_, b, _) = n.req("GET", "/events?state=acknowledged", Some(&t), None);
+    let v = json(&b);
+    assert_eq!(v["events"].as_array().unwrap().len(), 1);
+    assert_eq!(v["events"][0]["id"].as_i64(), Some(target));
+    let (_, b, _) = n.req("GET", &format!("/events/{target}"), Some(&t), None);
+    assert_eq!(json(&b)["notes"][0]["text"], "on my way");
+    // Time range: everything was created now.
+    let now = vigil::store::now_ms() as f64 / 1000.0;
+    let (_, b, _) = n.req(
+        "GET",
+        &format!("/events?since={}&limit=1000", now - 600.0),
+        Some(&t),
+        None,
+    );
+    assert_eq!(json(&b)["events"].as_array().unwrap().len(), 120);
+    let (_, b, _) = n.req(
+        "GET",
+        &format!("/events?until={}", now - 600.0),
+        Some(&t),
+        None,
+    );
+    assert_eq!(json(&b)["events"].as_array().unwrap().len(), 0);
+    // Bad query values and unknown parameters.
+    for bad in [
+        "/events?limit=abc",
+        "/events?limit=0",
+        "/events?kind=cat",
+        "/events?state=done",
+        "/events?colour=red",
+        "/events?cursor=zz",
+        "/events?since=-5",
+    ] {
+        let (s, b, _) = n.req("GET", bad, Some(&t), None);
+        assert_eq!(s, 400, "{bad}");
+        assert_eq!(err_code(&b), "bad_request", "{bad}");
+    }
+}
+
+#[test]
+fn evidence_range_downloads() {
+    let n = Node::start();
+    let mut ids = EventIds::new();
+    let id = n.event(&mut ids, 1, "east", EventKind::FallingObject, Phase::New);
+    let data: Vec<u8> = (0..10_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let clip = n.dir.path().join("clip.mp4");
+    std::fs::write(&clip, &data).unwrap();
+    n.store
+        .attach_evidence(id, EvidenceKind::Clip, &clip)
+        .unwrap();
+    let t = n.tok(Role::Operator).to_string();
+    let path = format!("/events/{id}/clip.mp4");
+    let (s, b, h) = n.req("GET", &path, Some(&t), None);
+    assert_eq!(s, 200);
+    assert_eq!(b, data);
+    assert_eq!(h.header("accept-ranges"), Some("bytes"));
+    assert_eq!(h.header("content-type"), Some("video/mp4"));
+    let cases: [(&str, usize, usize); 4] = [
+        ("bytes=100-199", 100, 199),
+        ("bytes=9990-", 9990, 9999),
+        ("bytes=-50", 9950, 9999),
+        ("bytes=9000-20000", 9000, 9999),
+    ];
+    for (range, a, z) in cases {
+        let (s, b, h) = n.req_h("GET", &path, Some(&t), None, &[("Range", range)]);
+        assert_eq!(s, 206, "{range}");
+        assert_eq!(b, &data[a..=z], "{range}");
+        assert_eq!(
+            h.header("content-range"),
+            Some(format!("bytes {a}-{z}/10000").as_str()),
+            "{range}"
+        );
+    }
+    for range in ["bytes=20000-", "bytes=500-100", "bytes=-0", "bytes=x-y"] {
+        let (s, b, h) = n.req_h("GET", &path, Some(&t), None, &[("Range", range)]);
+        assert_eq!(s, 416, "{range}");
+        assert_eq!(err_code(&b), "bad_range");
+        assert_eq!(h.header("content-range"), Some("bytes */10000"));
+    }
+    // Several ranges: served whole (allowed by RFC 9110).
+    let (s, b, _) = n.req_h("GET", &path, Some(&t), None, &[("Range", "bytes=0-1,5-6")]);
+    assert_eq!((s, b.len()), (200, 10_000));
+    assert_eq!(
+        n.req("GET", &format!("/events/{id}/snapshot.jpg"), Some(&t), None)
+            .0,
+        404
+    );
+    assert_eq!(
+        n.req("GET", "/events/999999/clip.mp4", Some(&t), None).0,
+        404
+    );
+    assert_eq!(n.req("GET", "/events/abc/clip.mp4", Some(&t), None).0, 400);
+    // After retention the file is gone and says so.
+    n.store.enforce_retention(None, Some(0)).unwrap();
+    let (s, b, _) = n.req("GET", &path, Some(&t), None);
+    assert_eq!(s, 410);
+    assert_eq!(err_code(&b), "gone");
+}
+
+#[test]
+fn bad_input_gets_json_errors() {
+    let n = Node::start();
+    let mut ids = EventIds::new();
+    let id = n.event(&mut ids, 1, "east", EventKind::FallingObject, Phase::New);
+    let op = n.tok(Role::Operator).to_string();
+    let j = "application/json";
+    let cases: Vec<(
+        &str,
+        String,
+        Option<&str>,
+        Option<(&str, Vec<u8>)>,
+        u16,
+        &str,
+    )> = vec![
+        (
+            "POST",
+            "/auth/login".into(),
+            None,
+            Some((j, b"{not json".to_vec())),
+            400,
+            "bad_request",
+        ),
+        (
+            "POST",
+            "/auth/login".into(),
+            None,
+            Some((j, br#"{"name":1,"password":"x"}"#.to_vec())),
+            400,
+            "bad_request",
+        ),
+        (
+            "POST",
+            "/auth/login".into(),
+            None,
+            Some((
+                j,
+                br#"{"name":"admin","password":"password-123","extra":1}"#.to_vec(),
+            )),
+            400,
+            "bad_request",
+        ),
+        (
+            "POST",
+            "/auth/login".into(),
+            None,
+            Some(("text/plain", br#"{"name":"a","password":"b"}"#.to_vec())),
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            "POST",
+            "/auth/login".into(),
+            None,
+            Some((
+                j,
+                br#"{"name":"admin","password":"wrong-password"}"#.to_vec(),
+            )),
+            401,
+            "unauthorized",
+        ),
+        (
+            "POST",
+            format!("/events/{id}/note"),
+            Some(&op),
+            Some((j, br#"{"text":""}"#.to_vec())),
+            400,
+            "bad_request",
+        ),
+        (
+            "POST",
+            format!("/events/{id}/note"),
+            Some(&op),
+            Some((j, br#"{"text":["a"]}"#.to_vec())),
+            400,
+            "bad_request",
+        ),
+        (
+            "POST",
+            format!("/events/{id}/ack"),
+            Some(&op),
+            Some((j, br#"{"state":"x"}"#.to_vec())),
+            400,
+            "bad_request",
+        ),
+        (
+            "POST",
+            "/events/424242/ack".into(),
+            Some(&op),
+            None,
+            404,
+            "not_found",
+        ),
+        (
+            "GET",
+            "/events/424242".into(),
+            Some(&op),
+            None,
+            404,
+            "not_found",
+        ),
+        (
+            "GET",
+            "/events/-3".into(),
+            Some(&op),
+            None,
+            400,
+            "bad_request",
+        ),
+        (
+            "GET",
+            "/cameras/nope/status".into(),
+            Some(&op),
+            None,
+            404,
+            "not_found",
+        ),
+        (
+            "GET",
+            "/cameras/east/health?window_s=-1".into(),
+            Some(&op),
+            None,
+            400,
+            "bad_request",
+        ),
+        (
+            "GET",
+            "/no/such/route".into(),
+            Some(&op),
+            None,
+            404,
+            "not_found",
+        ),
+        (
+            "DELETE",
+            "/events".into(),
+            Some(&op),
+            None,
+            405,
+            "method_not_allowed",
+        ),
+        (
+            "GET",
+            "/events".into(),
+            Some("vgl_0000"),
+            None,
+            401,
+            "unauthorized",
+        ),
+    ];
+    for (m, p, t, body, want, code) in cases {
+        let (s, b, _) = n.req(m, &p, t, body.as_ref().map(|(c, b)| (*c, b.as_slice())));
+        assert_eq!(s, want, "{m} {p}: {}", String::from_utf8_lossy(&b));
+        assert_eq!(err_code(&b), code, "{m} {p}");
+    }
+    // A huge body (on its own connection: the server closes it without reading the body).
+    let big = vec![b' '; 200_000];
+    let r = agent()
+        .post(&format!("{}/auth/login", n.base))
+        .set("Content-Type", j)
+        .send_bytes(&big);
+    match r {
+        Err(ureq::Error::Status(413, resp)) => assert_eq!(
+            err_code(resp.into_string().unwrap().as_bytes()),
+            "too_large"
+        ),
+        other => panic!("huge body: {other:?}"),
+    }
+    // Expired token.
+    let user = auth::check_password(&n.store, "viewer", "password-123").unwrap();
+    let expired = auth::issue_token(&n.store, user.user_id, "session", "t", Some(-1)).unwrap();
+    let (s, b, _) = n.req("GET", "/events", Some(&expired.token), None);
+    assert_eq!(s, 401);
+    assert_eq!(err_code(&b), "token_expired");
+    // Failed logins are audited.
+    assert!(audit_actions(&n.store)
+        .iter()
+        .any(|a| a.0 == "admin" && a.1 == "login.failed"));
+    // Logout revokes.
+    let (s, _, _) = n.req("POST", "/auth/logout", Some(&op), None);
+    assert_eq!(s, 204);
+    assert_eq!(n.req("GET", "/events", Some(&op), None).0, 401);
+}
+
+#[test]
+fn sse_receives_published_events() {
+    let n = Node::start();
+    let url = format!(
+        "{}/events/stream?camera=east&access_token={}",
+        n.base,
+        n.tok(Role::Viewer)
+    );
+    let resp = n.agent.get(&url).call().unwrap();
+    assert!(resp.content_type().starts_with("text/event-stream"));
+    let mut lines = BufReader::new(resp.into_reader()).lines();
+    // Subscribed once the hello comment arrives.
+    loop {
+        let l = lines.next().unwrap().unwrap();
+        if l.starts_with(": connected") {
+            break;
+        }
+    }
+    let mut ids = EventIds::new();
+    n.event(&mut ids, 1, "lift9", EventKind::EbikeInElevator, Phase::New); // filtered out
+    let id = n.event(&mut ids, 2, "east", EventKind::FallingObject, Phase::New);
+    n.event(&mut ids, 2, "east", EventKind::FallingObject, Phase::End);
+    let mut got = Vec::new();
+    let mut heartbeat = false;
+    let mut kind = String::new();
+    while got.len() < 2 {
+        let l = lines.next().unwrap().unwrap();
+        if let Some(k) = l.strip_prefix("event: ") {
+            kind = k.to_string();
+        } else if let Some(d) = l.strip_prefix("data: ") {
+            let v = json(d.as_bytes());
+            assert_eq!(v["event"]["camera"], "east");
+            assert_eq!(v["phase"].as_str(), Some(kind.as_str()));
+            got.push((
+                kind.clone(),
+                v["event"]["id"].as_i64().unwrap(),
+                v["event"]["phase"].as_str().unwrap().to_string(),
+            ));
+        } else if l.starts_with(": heartbeat") {
+            heartbeat = true;
+        }
+    }
+    assert_eq!(got[0], ("new".to_string(), id, "open".to_string()));
+    assert_eq!(got[1], ("end".to_string(), id, "ended".to_string()));
+    // Heartbeats keep idle connections alive (interval 1 s in this test).
+    while !heartbeat {
+        let l = lines.next().unwrap().unwrap();
+        heartbeat = l.starts_with(": heartbeat");
+    }
+    // Without any token the stream is refused.
+    let r = n.agent.get(&format!("{}/events/stream", n.base)).call();
+    assert!(matches!(r, Err(ureq::Error::Status(401, _))));
+}
+
+#[test]
+fn cameras_health_metrics_openapi() {
+    let n = Node::start();
+    let now = vigil::store::now_ms();
+    for i in 0..4 {
+        n.store
+            .record_health(&HealthSample {
+                camera: "east".into(),
+                ts_ms: now - 1000 * i,
+                online: i != 0,
+                image_ok: i >= 2,
+                input_fps: 25.0,
+                analysed_fps: 12.0,
+                decode_errors: 0,
+                reconnects: 0,
+            })
+            .unwrap();
+    }
+    let t = n.tok(Role::Viewer).to_string();
+    let (_, b, _) = n.req("GET", "/cameras/east/health?window_s=3600", Some(&t), None);
+    let v = json(&b);
+    assert_eq!(v["samples"], 4);
+    assert_eq!(v["online_rate"], 0.75);
+    assert_eq!(v["image_availability_rate"], 0.5);
+    let (_, b, _) = n.req("GET", "/cameras", Some(&t), None);
+    assert_eq!(json(&b)["cameras"][0]["analysed_fps"], 12.5);
+    // A dead camera's fps shows 0 in metrics.
+    n.cams.set(CameraStatus {
+        name: "lift1".into(),
+        kind: "elevator".into(),
+        online: false,
+        ..Default::default()
+    });
+    let mut ids = EventIds::new();
+    n.event(&mut ids, 1, "east", EventKind::FallingObject, Phase::New);
+    let (s, b, h) = n.req("GET", "/metrics", Some(&t), None);
+    assert_eq!(s, 200);
+    assert!(h.header("content-type").unwrap().starts_with("text/plain"));
+    let m = String::from_utf8(b).unwrap();
+    assert!(
+        m.contains("vigil_camera_input_fps{camera=\"east\"} 25"),
+        "{m}"
+    );
+    assert!(
+        m.contains("vigil_camera_input_fps{camera=\"lift1\"} 0"),
+        "{m}"
+    );
+    assert!(m.contains("vigil_camera_online{camera=\"lift1\"} 0"), "{m}");
+    assert!(
+        m.contains("vigil_events_total{camera=\"east\",kind=\"FallingObject\"} 1"),
+        "{m}"
+    );
+    assert!(m.contains("vigil_webhook_failures_total 0"));
+    // The root aliases answer too.
+    let root = n.base.trim_end_matches("/api/v1");
+    assert_eq!(
+        n.agent
+            .get(&format!("{root}/healthz"))
+            .call()
+            .unwrap()
+            .status(),
+        200
+    );
+    // OpenAPI lists every route of the router.
+    let (_, b, _) = n.req("GET", "/openapi.json", None, None);
+    let doc = json(&b);
+    assert_eq!(doc["openapi"], "3.0.3");
+    for p in [
+        "/auth/login",
+        "/auth/logout",
+        "/users",
+        "/cameras",
+        "/cameras/{name}/status",
+        "/cameras/{name}/health",
+        "/events",
+        "/events/stream",
+        "/events/{id}",
+        "/events/{id}/clip.mp4",
+        "/events/{id}/snapshot.jpg",
+        "/events/{id}/trajectory.png",
+        "/events/{id}/ack",
+        "/events/{id}/false_alarm",
+        "/events/{id}/note",
+        "/audit",
+        "/audit/verify",
+        "/healthz",
+        "/metrics",
+        "/openapi.json",
+    ] {
+        assert!(doc["paths"].get(p).is_some(), "openapi lacks {p}");
+    }
+}
+
+/// A webhook receiver on a fixed port that records deliveries.
+type Got = Arc<Mutex<Vec<(i64, String, bool, serde_json::Value)>>>;
+
+fn start_receiver(rt: &tokio::runtime::Runtime, port: u16, secret: &'static str) -> Got {
+    use axum::http::HeaderMap;
+    let got: Got = Arc::default();
+    let g = got.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |h: HeaderMap, body: axum::body::Bytes| {
+            let g = g.clone();
+            async move {
+                let sig = h
+                    .get("x-vigil-signature")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
+                let ok = vigil::push::verify_signature(secret.as_bytes(), &body, sig);
+                let seq: i64 = h
+                    .get("x-vigil-delivery")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(-1);
+                let phase = h
+                    .get("x-vigil-event")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_string();
+                let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+                g.lock().unwrap().push((seq, phase, ok, v));
+                "ok"
+            }
+        }),
+    );
+    let l = rt
+        .block_on(tokio::net::TcpListener::bind(("127.0.0.1", port)))
+        .unwrap();
+    rt.spawn(async move { axum::serve(l, app).await });
+    got
+}
+
+fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+    // Hang guard only.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !f() {
+        assert!(Instant::now() < deadline, "gave up waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn webhook_retries_across_restart_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("vigil.db");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let secret = "hook-secret-123";
+    let hook = WebhookConfig {
+        max_backoff_s: 0.3,
+        events: vec!["new".into(), "end".into()],
+        ..WebhookConfig::new(&format!("http://127.0.0.1:{port}/hook"), secret)
+    };
+    let mut expected = Vec::new();
+    // First life: receiver down; alarms pile up and deliveries fail.
+    {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let store = Store::open(&db).unwrap();
+        let bus = EventBus::new(64);
+        let workers = rt.block_on(async {
+            vigil::push::spawn_webhook_worker(store.clone(), vec![hook.clone()], &bus)
+        });
+        // Let the worker register its cursor before the first alarm.
+        wait_until("cursor", || !store.outbox_depths().unwrap().is_empty());
+        let mut ids = EventIds::new();
+        for i in 0..3u64 {
+            let upd = |phase| EventUpdate {
+                phase,
+                event: Event::new(i, EventKind::FallingObject, "east", i as f64, 0.9),
+                pictures: vec![],
+            };
+            let id = commit_update(&store, &bus, &mut ids, &upd(Phase::New)).unwrap();
+            commit_update(&store, &bus, &mut ids, &upd(Phase::Update)).unwrap(); // not subscribed
+            commit_update(&store, &bus, &mut ids, &upd(Phase::End)).unwrap();
+            expected.push((id, "new".to_string()));
+            expected.push((id, "end".to_string()));
+        }
+        wait_until("failures", || {
+            bus.metrics
+                .webhook_failures
+                .load(std::sync::atomic::Ordering::Relaxed)
+                >= 2
+        });
+        for w in workers {
+            w.abort();
+        }
+        rt.shutdown_background();
+    }
+    // Second life: the node restarts, one more alarm, then the receiver comes up.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let store = Store::open(&db).unwrap();
+    let bus = EventBus::new(64);
+    let mut ids = EventIds::new();
+    let id = commit_update(
+        &store,
+        &bus,
+        &mut ids,
+        &EventUpdate {
+            phase: Phase::New,
+            event: Event::new(0, EventKind::EbikeInElevator, "lift1", 1.0, 0.9),
+            pictures: vec![],
+        },
+    )
+    .unwrap();
+    expected.push((id, "new".to_string()));
+    let depths = store.outbox_depths().unwrap();
+    assert!(
+        depths[0].1 >= 7,
+        "pending notices kept across restart: {depths:?}"
+    );
+    assert!(depths[0].2 >= 2, "failures recorded: {depths:?}");
+    let got = start_receiver(&rt, port, secret);
+    let _workers = rt.block_on(async {
+        vigil::push::spawn_webhook_worker(store.clone(), vec![hook.clone()], &bus)
+    });
+    wait_until("all deliveries", || {
+        got.lock().unwrap().len() >= expected.len()
+    });
+    let got = got.lock().unwrap().clone();
+    assert!(got.iter().all(|g| g.2), "every signature verifies");
+    let seqs: Vec<i64> = got.iter().map(|g| g.0).collect();
+    assert!(
+        seqs.windows(2).all(|w| w[0] < w[1]),
+        "in order, no duplicates: {seqs:?}"
+    );
+    let delivered: Vec<(i64, String)> = got
+        .iter()
+        .map(|g| (g.3["event"]["id"].as_i64().unwrap(), g.1.clone()))
+        .collect();
+    assert_eq!(delivered, expected);
+    assert!(got
+        .iter()
+        .all(|g| g.3["phase"] == serde_json::Value::String(g.1.clone())));
+    wait_until("cursor at head", || {
+        store.outbox_depths().unwrap()[0].1 == 0
+    });
+}
