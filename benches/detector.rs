@@ -62,19 +62,25 @@ fn stage_split() {
                 let _ = d.detect(img.as_raw(), img.width(), img.height(), 0.3);
             }
             let (mut pre, mut inf, mut post) = (0.0, 0.0, 0.0);
-            let n = 60;
+            let mut infs = Vec::new();
+            let n = 100;
             for _ in 0..n {
                 if let Ok((_, t)) = d.detect_timed(img.as_raw(), img.width(), img.height(), 0.3) {
                     pre += t.pre_ms;
                     inf += t.infer_ms;
                     post += t.post_ms;
+                    infs.push(t.infer_ms);
                 }
             }
+            infs.sort_by(f64::total_cmp);
             let n = n as f64;
+            // Median and minimum resist load from other processes better than the mean.
             println!(
-                "stage split {name} threads={threads}: pre {:.2} ms, inference {:.2} ms, post {:.2} ms; pre+post = {:.1}% of inference",
+                "stage split {name} threads={threads}: pre {:.2} ms, inference {:.2} ms (median {:.2}, min {:.2}), post {:.2} ms; pre+post = {:.1}% of inference",
                 pre / n,
                 inf / n,
+                infs.get(infs.len() / 2).copied().unwrap_or(0.0),
+                infs.first().copied().unwrap_or(0.0),
                 post / n,
                 100.0 * (pre + post) / inf
             );

@@ -284,3 +284,8 @@ mod tests {
         assert!(Role::Admin.allows(Action::HandleAlarm));
     }
 }
+
+/// Number of users (a fresh node has none and bootstraps an admin).
+pub fn user_count(store: &Store) -> Result<i64, AuthError> {
+    Ok(store.read(|c| Ok(c.query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))?))?)
+}

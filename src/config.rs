@@ -233,6 +233,15 @@ pub struct Config {
     pub node: NodeConfig,
     #[serde(default, rename = "camera")]
     pub cameras: Vec<CameraConfig>,
+    /// HTTP API limits (`[api]`).
+    #[serde(default)]
+    pub api: crate::api::ApiConfig,
+    /// Webhook subscribers (`[[webhook]]`).
+    #[serde(default, rename = "webhook")]
+    pub webhooks: Vec<crate::api::WebhookConfig>,
+    /// Evidence retention (`[retention]`).
+    #[serde(default)]
+    pub retention: crate::api::RetentionConfig,
     /// Directory of the config file; relative paths in it resolve against this.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -285,6 +294,12 @@ impl Config {
                 field: "ring_s".into(),
                 reason: format!("must be within 2..600 s, got {}", n.ring_s),
             });
+        }
+        for (i, w) in self.webhooks.iter().enumerate() {
+            w.validate().map_err(|reason| ConfigError::Node {
+                field: format!("webhook[{i}]"),
+                reason,
+            })?;
         }
         let mut seen = std::collections::HashSet::new();
         for c in &self.cameras {

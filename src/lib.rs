@@ -12,6 +12,7 @@ pub mod evidence;
 pub mod frame;
 pub mod infer;
 pub mod ingest;
+pub mod node;
 pub mod pipeline;
 pub mod synth;
 pub mod store;

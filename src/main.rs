@@ -11,6 +11,8 @@ use vigil::config::{CameraConfig, CameraKind, Config};
 use vigil::events::Event;
 use vigil::pipeline::{self, AnalyzeOptions, RunStats};
 
+mod cli;
+
 #[derive(Parser)]
 #[command(name = "vigil", version, about = "Video-analytics node: falling objects from towers, e-bikes in elevators")]
 struct Cli {
@@ -24,6 +26,22 @@ enum Cmd {
     Analyze(AnalyzeArgs),
     /// Frames per second and per-stage time on a clip: decode only, decode + convert, + analytics.
     Bench(BenchArgs),
+    /// Render seeded synthetic clips (H.264 MP4 + ground truth JSON + camera config).
+    Synth(cli::synth::SynthArgs),
+    /// Evaluate an analytic on labelled clips (falling: generated suites with ground truth).
+    Eval(cli::eval::EvalArgs),
+    /// Evaluate the e-bike detector and alarm logic on labelled images (Pascal VOC) or sequences.
+    EvalEbike(cli::eval_ebike::EvalEbikeArgs),
+    /// Export stored e-bike events as a YOLO dataset for fine-tuning a site model.
+    Dataset(cli::dataset::DatasetArgs),
+    /// Verify the tamper-evident audit log.
+    Audit(cli::audit::AuditArgs),
+    /// Run the node: all cameras, the event store, the HTTP API, live events, webhooks, console.
+    Serve(cli::serve::ServeArgs),
+    /// Manage users.
+    User(cli::user::UserArgs),
+    /// Manage API tokens.
+    Token(cli::user::TokenArgs),
     /// Check a config file and print the cameras it defines.
     Check {
         #[arg(long)]
@@ -268,6 +286,14 @@ fn main() -> ExitCode {
         Cmd::Analyze(a) => analyze(a),
         Cmd::Bench(a) => bench(a),
         Cmd::Check { config } => check(config),
+        Cmd::Synth(a) => cli::synth::run(a),
+        Cmd::Eval(a) => cli::eval::run(a),
+        Cmd::EvalEbike(a) => cli::eval_ebike::run(a),
+        Cmd::Dataset(a) => cli::dataset::run(a),
+        Cmd::Audit(a) => cli::audit::run(a),
+        Cmd::Serve(a) => cli::serve::run(a),
+        Cmd::User(a) => cli::user::run(a),
+        Cmd::Token(a) => cli::user::run_token(a),
     };
     match res {
         Ok(()) => ExitCode::SUCCESS,

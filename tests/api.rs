@@ -432,6 +432,16 @@ fn evidence_range_downloads() {
     assert_eq!(err_code(&b), "gone");
 }
 
+/// (method, path, token, (content type, body), expected status, expected error code)
+type BadCase<'a> = (
+    &'a str,
+    String,
+    Option<&'a str>,
+    Option<(&'a str, Vec<u8>)>,
+    u16,
+    &'a str,
+);
+
 #[test]
 fn bad_input_gets_json_errors() {
     let n = Node::start();
@@ -439,14 +449,7 @@ fn bad_input_gets_json_errors() {
     let id = n.event(&mut ids, 1, "east", EventKind::FallingObject, Phase::New);
     let op = n.tok(Role::Operator).to_string();
     let j = "application/json";
-    let cases: Vec<(
-        &str,
-        String,
-        Option<&str>,
-        Option<(&str, Vec<u8>)>,
-        u16,
-        &str,
-    )> = vec![
+    let cases: Vec<BadCase> = vec![
         (
             "POST",
             "/auth/login".into(),
@@ -910,4 +913,68 @@ fn webhook_retries_across_restart_in_order() {
     wait_until("cursor at head", || {
         store.outbox_depths().unwrap()[0].1 == 0
     });
+}
+
+/// Load fixture (run by hand, see the report): 100,000 events, server on
+/// 127.0.0.1:$VIGIL_LOAD_PORT until killed; prints a viewer token. Then e.g.
+/// `wrk -t2 -c200 -d20s --latency -H "Authorization: Bearer $T" http://127.0.0.1:PORT/api/v1/events`.
+#[test]
+#[ignore]
+fn load_fixture_serve() {
+    let Ok(port) = std::env::var("VIGIL_LOAD_PORT") else {
+        return;
+    };
+    let n = Node::start();
+    n.store
+        .insert_event(
+            &Event::new(0, EventKind::FallingObject, "east", 0.0, 0.9),
+            0,
+        )
+        .unwrap();
+    let c = rusqlite::Connection::open(n.store.path()).unwrap();
+    c.execute_batch(
+        "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 99999)
+         INSERT INTO events (camera, seq, kind, start_s, end_s, alarm_s, created_at, updated_at, confidence, origin, trajectory)
+         SELECT CASE i % 4 WHEN 0 THEN 'lift1' ELSE 'east' END, i,
+                CASE i % 4 WHEN 0 THEN 'ebike_in_elevator' ELSE 'falling_object' END,
+                i, i + 2.5, i + 0.5, 1700000000000 + i * 1000, 1700000000000 + i * 1000, 0.9,
+                '{\"x\":10.0,\"y\":20.0,\"floor\":7}', '[[0.0,1.0,2.0],[0.1,1.5,3.0],[0.2,2.0,4.5]]'
+         FROM s;",
+    )
+    .unwrap();
+    assert_eq!(n.store.count_events().unwrap(), 100_000);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let l = rt
+        .block_on(tokio::net::TcpListener::bind(format!("127.0.0.1:{port}")))
+        .unwrap();
+    let state = AppState::new(
+        n.store.clone(),
+        n.bus.clone(),
+        Arc::new(n.cams.clone()),
+        ApiConfig::default(),
+    );
+    println!("TOKEN {}", n.tok(Role::Viewer));
+    // Publish a new alarm every VIGIL_LOAD_PUBLISH_MS (for SSE fan-out measurements).
+    let every = std::env::var("VIGIL_LOAD_PUBLISH_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok());
+    let (store, bus) = (n.store.clone(), n.bus.clone());
+    std::thread::spawn(move || {
+        let Some(ms) = every else { return };
+        let mut ids = EventIds::new();
+        for i in 1_000_000u64.. {
+            std::thread::sleep(Duration::from_millis(ms));
+            let mut e = Event::new(i, EventKind::FallingObject, "east", 0.0, 0.9);
+            // The wall clock of publication rides along in the label.
+            e.label = Some(format!("sent_ms={}", vigil::store::now_ms()));
+            let upd = EventUpdate {
+                phase: Phase::New,
+                event: e,
+                pictures: vec![],
+            };
+            commit_update(&store, &bus, &mut ids, &upd).unwrap();
+        }
+    });
+    rt.block_on(async move { axum::serve(l, router(state)).await })
+        .unwrap();
 }

@@ -189,8 +189,8 @@ fn calibrated_drop_reports_floor_trajectory_and_picture() {
 #[test]
 fn uncalibrated_drop_alarms_without_floor() {
     let scene = Scene {
-        objects: vec![(drop(5.0, 18.0, 1.5), 4, 40)],
-        dur: 4.5,
+        objects: vec![(drop(5.0, 18.0, 2.0), 4, 40)],
+        dur: 5.0,
         noise: 4.0,
         gain: quiet(),
     };
@@ -208,8 +208,8 @@ fn uncalibrated_drop_alarms_without_floor() {
 #[test]
 fn tiny_three_pixel_object_is_found() {
     let scene = Scene {
-        objects: vec![(drop(12.0, 21.0, 1.2), 3, 60)],
-        dur: 4.0,
+        objects: vec![(drop(12.0, 21.0, 2.0), 3, 60)],
+        dur: 5.0,
         noise: 4.0,
         gain: quiet(),
     };
@@ -222,8 +222,8 @@ fn tiny_three_pixel_object_is_found() {
 #[test]
 fn two_simultaneous_drops_from_different_floors() {
     let scene = Scene {
-        objects: vec![(drop(3.0, 20.0, 1.5), 5, 30), (drop(15.0, 11.0, 1.7), 5, 30)],
-        dur: 4.5,
+        objects: vec![(drop(3.0, 20.0, 2.0), 5, 30), (drop(15.0, 11.0, 2.2), 5, 30)],
+        dur: 5.0,
         noise: 4.0,
         gain: quiet(),
     };
@@ -361,8 +361,8 @@ fn masks_exclude_their_area() {
     let mut cfg = calibrated();
     cfg.masks = vec![vec![[220.0, 0.0], [300.0, 0.0], [300.0, 480.0], [220.0, 480.0]]];
     let scene = Scene {
-        objects: vec![(drop(8.0, 19.5, 1.5), 5, 40)],
-        dur: 4.0,
+        objects: vec![(drop(8.0, 19.5, 2.0), 5, 40)],
+        dur: 5.0,
         noise: 4.0,
         gain: quiet(),
     };
@@ -551,6 +551,9 @@ fn debug_clip() {
 #[ignore]
 fn real_footage() {
     use std::io::Read;
+    if std::env::var("DEBUG").is_ok() {
+        let _ = tracing_subscriber::fmt().with_env_filter("vigil=debug").with_test_writer().try_init();
+    }
     let dir = std::path::PathBuf::from(std::env::var("VIGIL_REAL_DIR").unwrap_or("../shared/real".into()));
     if !dir.is_dir() {
         eprintln!("skipping: {} not found", dir.display());
@@ -561,7 +564,10 @@ fn real_footage() {
         if let Ok(rd) = std::fs::read_dir(dir.join(sub)) {
             for e in rd.flatten() {
                 let p = e.path();
-                if matches!(p.extension().and_then(|x| x.to_str()), Some("mp4") | Some("avi")) {
+                let only = std::env::var("ONLY").unwrap_or_default();
+                if matches!(p.extension().and_then(|x| x.to_str()), Some("mp4") | Some("avi"))
+                    && p.to_string_lossy().contains(&only)
+                {
                     clips.push(p);
                 }
             }

@@ -35,12 +35,27 @@ fn luma_of(rgb: &[u8]) -> Vec<f32> {
 
 fn ffprobe(path: &Path) -> serde_json::Value {
     let out = Command::new("ffprobe")
-        .args(["-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries"])
-        .args(["stream=codec_name,width,height,r_frame_rate,nb_read_frames,pix_fmt", "-of", "json"])
+        .args([
+            "-v",
+            "error",
+            "-count_frames",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+        ])
+        .args([
+            "stream=codec_name,width,height,r_frame_rate,nb_read_frames,pix_fmt",
+            "-of",
+            "json",
+        ])
         .arg(path)
         .output()
         .expect("run ffprobe");
-    assert!(out.status.success(), "ffprobe: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "ffprobe: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     v["streams"][0].clone()
 }
@@ -53,7 +68,11 @@ fn decode_gray(path: &Path, w: usize, h: usize) -> Vec<Vec<u8>> {
         .args(["-f", "rawvideo", "-pix_fmt", "gray", "-"])
         .output()
         .expect("run ffmpeg");
-    assert!(out.status.success(), "ffmpeg: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "ffmpeg: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     out.stdout.chunks_exact(w * h).map(|c| c.to_vec()).collect()
 }
 
@@ -99,7 +118,11 @@ fn drop_is_drawn_where_the_truth_says() {
     let mut s0 = FacadeScene::new(&base).unwrap();
     let mut s1 = FacadeScene::new(&with).unwrap();
     let d = s1.truth().drops[0].clone();
-    assert!(d.trajectory.len() >= 5, "drop visible in only {} frames", d.trajectory.len());
+    assert!(
+        d.trajectory.len() >= 5,
+        "drop visible in only {} frames",
+        d.trajectory.len()
+    );
     let w = base.width as usize;
     let mut checked = 0;
     for &[t, x, y] in d.trajectory.iter().step_by(3) {
@@ -156,13 +179,23 @@ fn mp4_decodes_with_right_size_rate_and_count_and_shows_the_drop() {
     let mut scene = FacadeScene::new(&spec).unwrap();
     // Decoded luma matches the in-memory frame up to compression error.
     let mem = scene.frame(60).gray();
-    let mad: f64 = mem.iter().zip(&frames[60]).map(|(a, b)| (*a as f64 - *b as f64).abs()).sum::<f64>()
+    let mad: f64 = mem
+        .iter()
+        .zip(&frames[60])
+        .map(|(a, b)| (*a as f64 - *b as f64).abs())
+        .sum::<f64>()
         / mem.len() as f64;
-    let bias: f64 = mem.iter().zip(&frames[60]).map(|(a, b)| *a as f64 - *b as f64).sum::<f64>() / mem.len() as f64;
+    let bias: f64 = mem
+        .iter()
+        .zip(&frames[60])
+        .map(|(a, b)| *a as f64 - *b as f64)
+        .sum::<f64>()
+        / mem.len() as f64;
     // CRF 23 smooths fine texture and noise; a range or matrix mismatch would show as a bias.
     assert!(mad < 6.0, "mean abs diff decoded vs rendered {mad}");
     assert!(bias.abs() < 1.5, "decoded luma bias {bias}");
-    // At the truth position the decoded frame is darker than the clean background there.
+    // At the truth position the decoded frame departs from the clean background in the sign of
+    // the object's contrast (dark objects on bright walls flip to light when the wall is dark).
     let bg = luma_of(&scene.background_rgb());
     let truth: FacadeTruth = serde_json::from_slice(&std::fs::read(&out.truth).unwrap()).unwrap();
     let d = &truth.drops[0];
@@ -173,11 +206,14 @@ fn mp4_decodes_with_right_size_rate_and_count_and_shows_the_drop() {
         let mut best = 0.0f32;
         for dy in -1..=1 {
             for dx in -1..=1 {
-                let (xx, yy) = ((xi + dx).clamp(0, 639) as usize, (yi + dy).clamp(0, 359) as usize);
+                let (xx, yy) = (
+                    (xi + dx).clamp(0, 639) as usize,
+                    (yi + dy).clamp(0, 359) as usize,
+                );
                 let dec = frames[i][yy * 640 + xx] as f32;
                 // Background luma in the decoder's limited range.
                 let b = 16.0 + bg[yy * 640 + xx] * 219.0 / 255.0;
-                best = best.max(b - dec);
+                best = best.max((dec - b) * d.contrast.signum() as f32);
             }
         }
         if best > 12.0 {
@@ -205,7 +241,11 @@ fn generated_config_loads_and_calibration_matches_the_camera() {
     assert_eq!(cam.kind, vigil::config::CameraKind::Facade);
     assert!(cfg.resolve(&cam.source).exists());
     let f = cam.facade.as_ref().expect("facade section");
-    assert!(f.calibration.len() >= 6, "{} calibration points", f.calibration.len());
+    assert!(
+        f.calibration.len() >= 6,
+        "{} calibration points",
+        f.calibration.len()
+    );
     let truth: FacadeTruth = serde_json::from_slice(&std::fs::read(&out.truth).unwrap()).unwrap();
     assert!((f.floor_height_m - truth.floor_height_m).abs() < 1e-3);
     let c = &truth.camera;
@@ -220,7 +260,10 @@ fn generated_config_loads_and_calibration_matches_the_camera() {
     );
     for p in &f.calibration {
         let (x, y, _) = model.project([p.m[0], p.m[1], 0.0]).unwrap();
-        assert!((x - p.px[0]).abs() < 0.05 && (y - p.px[1]).abs() < 0.05, "{p:?} -> ({x},{y})");
+        assert!(
+            (x - p.px[0]).abs() < 0.05 && (y - p.px[1]).abs() < 0.05,
+            "{p:?} -> ({x},{y})"
+        );
     }
     // Perspective: of two points at the same x, the higher one is nearer the top of the image.
     let (_, y_lo, _) = model.project([0.0, 10.0, 0.0]).unwrap();
@@ -257,7 +300,7 @@ fn physics_free_fall_then_drag_limited() {
     let mut checked = 0;
     for &[t, _, h, _] in &dense.trajectory_m {
         let dt = t - dense.release_s;
-        if dt >= 0.2 && dt <= 0.5 {
+        if (0.2..=0.5).contains(&dt) {
             let expected = 0.5 * 9.81 * dt * dt - vy0 * dt;
             let fell = h0 - h;
             assert!(
@@ -287,26 +330,65 @@ fn every_distractor_and_night_render() {
         ..small(13)
     };
     let mut s = FacadeScene::new(&spec).unwrap();
-    let kinds: std::collections::BTreeSet<String> = s.truth().distractors.iter().map(|d| d.kind.clone()).collect();
-    for k in ["birds", "rain", "insects", "jitter", "exposure", "noise", "clouds"] {
+    let kinds: std::collections::BTreeSet<String> = s
+        .truth()
+        .distractors
+        .iter()
+        .map(|d| d.kind.clone())
+        .collect();
+    for k in [
+        "birds", "rain", "insects", "jitter", "exposure", "noise", "clouds",
+    ] {
         assert!(kinds.contains(k), "{k} missing from truth: {kinds:?}");
     }
-    let day = FacadeScene::new(&FacadeSpec { night: false, ..spec.clone() }).unwrap().frame(10).gray();
+    let day = FacadeScene::new(&FacadeSpec {
+        night: false,
+        ..spec.clone()
+    })
+    .unwrap()
+    .frame(10)
+    .gray();
     let night = s.frame(10).gray();
     let mean = |v: &[u8]| v.iter().map(|&x| x as f64).sum::<f64>() / v.len() as f64;
-    assert!(mean(&night) < mean(&day) - 40.0, "night {} day {}", mean(&night), mean(&day));
-    assert!(Distractor::parse_list("birds, rain").unwrap() == vec![Distractor::Birds, Distractor::Rain]);
-    assert_eq!(Distractor::parse_list("mixed").unwrap().len(), Distractor::ALL.len());
+    assert!(
+        mean(&night) < mean(&day) - 40.0,
+        "night {} day {}",
+        mean(&night),
+        mean(&day)
+    );
+    assert!(
+        Distractor::parse_list("birds, rain").unwrap() == vec![Distractor::Birds, Distractor::Rain]
+    );
+    assert_eq!(
+        Distractor::parse_list("mixed").unwrap().len(),
+        Distractor::ALL.len()
+    );
     assert!(Distractor::parse_list("birds,ufo").is_err());
 }
 
 #[test]
 fn bad_specs_are_refused() {
     for spec in [
-        FacadeSpec { width: 641, ..small(1) },
-        FacadeSpec { fps: 0.0, ..small(1) },
-        FacadeSpec { min_size_px: 10.0, max_size_px: 5.0, ..small(1) },
-        FacadeSpec { plan: vec![DropPlan { floor: Some(1), ..Default::default() }], ..small(1) },
+        FacadeSpec {
+            width: 641,
+            ..small(1)
+        },
+        FacadeSpec {
+            fps: 0.0,
+            ..small(1)
+        },
+        FacadeSpec {
+            min_size_px: 10.0,
+            max_size_px: 5.0,
+            ..small(1)
+        },
+        FacadeSpec {
+            plan: vec![DropPlan {
+                floor: Some(1),
+                ..Default::default()
+            }],
+            ..small(1)
+        },
     ] {
         assert!(FacadeScene::new(&spec).is_err(), "{spec:?}");
     }
@@ -330,8 +412,18 @@ fn elevator_clip_with_ebike() {
     assert_eq!(p["width"], 320);
     assert_eq!(p["nb_read_frames"], "90");
     let truth: ElevatorTruth = serde_json::from_slice(&std::fs::read(&out.truth).unwrap()).unwrap();
-    assert_eq!(truth.entries.iter().filter(|e| e.object == "ebike").count(), 1);
-    assert_eq!(truth.entries.iter().filter(|e| e.object == "person").count(), 1);
+    assert_eq!(
+        truth.entries.iter().filter(|e| e.object == "ebike").count(),
+        1
+    );
+    assert_eq!(
+        truth
+            .entries
+            .iter()
+            .filter(|e| e.object == "person")
+            .count(),
+        1
+    );
     let cfg = vigil::config::Config::load(&out.config).unwrap();
     let cam = cfg.camera(None).unwrap();
     assert_eq!(cam.kind, vigil::config::CameraKind::Elevator);
@@ -341,7 +433,11 @@ fn elevator_clip_with_ebike() {
     let e = truth.entries.iter().find(|e| e.object == "ebike").unwrap();
     let before = scene.frame(0).gray();
     let after = scene.frame(((e.enter_s + 2.5) * spec.fps) as u64).gray();
-    let changed = before.iter().zip(&after).filter(|(a, b)| (**a as i32 - **b as i32).abs() > 30).count();
+    let changed = before
+        .iter()
+        .zip(&after)
+        .filter(|(a, b)| (**a as i32 - **b as i32).abs() > 30)
+        .count();
     assert!(changed > 2000, "only {changed} pixels changed");
 }
 
@@ -356,8 +452,22 @@ fn cli_writes_the_three_files() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_str().unwrap();
     let t = T::try_parse_from([
-        "vigil", "facade", "--seed", "4", "--out", d, "--width", "320", "--height", "180", "--duration", "1",
-        "--distractors", "mixed", "--drops", "2",
+        "vigil",
+        "facade",
+        "--seed",
+        "4",
+        "--out",
+        d,
+        "--width",
+        "320",
+        "--height",
+        "180",
+        "--duration",
+        "1",
+        "--distractors",
+        "mixed",
+        "--drops",
+        "2",
     ])
     .unwrap();
     cli_synth::run(t.a).unwrap();
@@ -374,9 +484,13 @@ fn cli_writes_the_three_files() {
 fn dump() {
     let dir = std::env::var("VIGIL_SYNTH_DUMP").unwrap_or_else(|_| "/tmp/synthdump".into());
     std::fs::create_dir_all(&dir).unwrap();
-    for (k, (night, d)) in [(false, vec![]), (false, Distractor::ALL.to_vec()), (true, vec![Distractor::Lights, Distractor::Rain])]
-        .into_iter()
-        .enumerate()
+    for (k, (night, d)) in [
+        (false, vec![]),
+        (false, Distractor::ALL.to_vec()),
+        (true, vec![Distractor::Lights, Distractor::Rain]),
+    ]
+    .into_iter()
+    .enumerate()
     {
         let spec = FacadeSpec {
             seed: 10 + k as u64,
@@ -389,6 +503,7 @@ fn dump() {
         let mut scene = FacadeScene::new(&spec).unwrap();
         eprintln!("scene {k}: setup {:.2} s", t.elapsed().as_secs_f64());
         let tr = scene.truth().clone();
+        std::fs::write(format!("{dir}/s{k}.json"), serde_json::to_vec(&tr).unwrap()).unwrap();
         let _ = DropEnd::Landed;
         let t = std::time::Instant::now();
         for i in (0..scene.frame_count()).step_by(25) {
@@ -406,5 +521,41 @@ fn dump() {
                 d.first_visible_s, d.last_visible_s, d.end
             );
         }
+    }
+}
+
+/// Timing of a full-size clip: `cargo test --release --test synth full_size_timing -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn full_size_timing() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, d) in [("plain", vec![]), ("mixed", Distractor::ALL.to_vec())] {
+        let spec = FacadeSpec {
+            seed: 2,
+            drops: 2,
+            distractors: d,
+            ..Default::default()
+        };
+        let t = std::time::Instant::now();
+        let out = render_facade(&spec, dir.path(), name).unwrap();
+        eprintln!(
+            "{name}: 1280x720 25 fps 12 s rendered+encoded in {:.1} s ({} bytes)",
+            t.elapsed().as_secs_f64(),
+            std::fs::metadata(&out.video).unwrap().len()
+        );
+    }
+}
+
+#[test]
+#[ignore]
+fn dump_elevator() {
+    let dir = std::env::var("VIGIL_SYNTH_DUMP").unwrap_or_else(|_| "/tmp/synthdump".into());
+    std::fs::create_dir_all(&dir).unwrap();
+    let spec = ElevatorSpec { people: 2, ..Default::default() };
+    let mut s = vigil::synth::ElevatorScene::new(&spec).unwrap();
+    eprintln!("{:?}", s.truth());
+    for i in [0u64, 45, 75, 110, 170] {
+        let f = s.frame(i);
+        image::RgbImage::from_raw(f.width, f.height, f.rgb).unwrap().save(format!("{dir}/e_{i:03}.png")).unwrap();
     }
 }

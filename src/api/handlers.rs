@@ -395,7 +395,7 @@ struct ListQuery {
 }
 
 fn secs_to_ms(s: f64, what: &str) -> ApiResult<i64> {
-    if !s.is_finite() || s < 0.0 || s > 1e11 {
+    if !(0.0..=1e11).contains(&s) {
         return Err(ApiError::bad_request(format!(
             "{what} must be Unix seconds"
         )));

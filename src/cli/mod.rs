@@ -3,3 +3,6 @@ pub mod eval;
 pub mod audit;
 pub mod user;
 pub mod synth;
+pub mod eval_ebike;
+pub mod dataset;
+pub mod serve;

@@ -135,7 +135,12 @@ pub fn run(args: SynthArgs) -> Result<()> {
                 let name = clip_name(&a.common.name, "elevator", spec.seed, a.common.count, k);
                 let out = render_elevator(&spec, &a.common.out, &name)
                     .with_context(|| format!("rendering elevator clip {name}"))?;
-                println!("{} {} {}", out.video.display(), out.truth.display(), out.config.display());
+                println!(
+                    "{} {} {}",
+                    out.video.display(),
+                    out.truth.display(),
+                    out.config.display()
+                );
             }
         }
     }

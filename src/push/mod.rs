@@ -51,8 +51,7 @@ pub fn backoff(attempts: i64, cap_s: f64) -> Duration {
 }
 
 fn wants(h: &WebhookConfig, n: &OutboxNotice) -> bool {
-    h.events.iter().any(|e| *e == n.phase)
-        && (h.cameras.is_empty() || h.cameras.contains(&n.camera))
+    h.events.contains(&n.phase) && (h.cameras.is_empty() || h.cameras.contains(&n.camera))
 }
 
 fn deliver(agent: &ureq::Agent, h: &WebhookConfig, n: &OutboxNotice) -> Result<(), String> {
@@ -139,29 +138,43 @@ async fn run_hook(store: Store, h: WebhookConfig, bus: EventBus) -> Result<(), S
         }
         for n in batch {
             let want = wants(&h, &n);
-            while want {
-                let (a, hc, nc) = (agent.clone(), h.clone(), n.clone());
-                let res = tokio::task::spawn_blocking(move || deliver(&a, &hc, &nc))
-                    .await
-                    .unwrap_or_else(|e| Err(format!("delivery task failed: {e}")));
-                match res {
-                    Ok(()) => {
-                        metrics.webhook_delivered.fetch_add(1, Ordering::Relaxed);
-                        break;
-                    }
-                    Err(err) => {
-                        metrics.webhook_failures.fetch_add(1, Ordering::Relaxed);
-                        let (st, s, e2) = (store.clone(), sub.clone(), err.clone());
-                        let attempts = blocking(move || st.outbox_failed(&s, &e2)).await?;
-                        let wait = backoff(attempts, h.max_backoff_s);
-                        tracing::warn!(subscriber = %sub, seq = n.seq, attempts, error = %err, ?wait, "webhook delivery failed");
-                        tokio::time::sleep(wait).await;
-                    }
-                }
+            // Retry the head notice until it is delivered: later ones must not overtake it.
+            if want {
+                deliver_until_ok(&store, &h, &sub, &agent, &metrics, &n).await?;
             }
             let (st, s, seq) = (store.clone(), sub.clone(), n.seq);
             blocking(move || st.outbox_advance(&s, seq, want)).await?;
             cursor = n.seq;
+        }
+    }
+}
+
+async fn deliver_until_ok(
+    store: &Store,
+    h: &WebhookConfig,
+    sub: &str,
+    agent: &ureq::Agent,
+    metrics: &crate::api::Metrics,
+    n: &OutboxNotice,
+) -> Result<(), StoreError> {
+    loop {
+        let (a, hc, nc) = (agent.clone(), h.clone(), n.clone());
+        let res = tokio::task::spawn_blocking(move || deliver(&a, &hc, &nc))
+            .await
+            .unwrap_or_else(|e| Err(format!("delivery task failed: {e}")));
+        match res {
+            Ok(()) => {
+                metrics.webhook_delivered.fetch_add(1, Ordering::Relaxed);
+                return Ok(());
+            }
+            Err(err) => {
+                metrics.webhook_failures.fetch_add(1, Ordering::Relaxed);
+                let (st, s, e2) = (store.clone(), sub.to_string(), err.clone());
+                let attempts = blocking(move || st.outbox_failed(&s, &e2)).await?;
+                let wait = backoff(attempts, h.max_backoff_s);
+                tracing::warn!(subscriber = %sub, seq = n.seq, attempts, error = %err, ?wait, "webhook delivery failed");
+                tokio::time::sleep(wait).await;
+            }
         }
     }
 }

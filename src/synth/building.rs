@@ -218,7 +218,7 @@ impl Facade {
                         let c = if ly > 1.04 { mul(c, 0.8) } else { c };
                         return (light(c), None);
                     }
-                    let bar = ((lx + half) / 0.11).fract() < 0.2 || ly > 1.05 || ly < 0.3;
+                    let bar = ((lx + half) / 0.11).fract() < 0.2 || !(0.3..=1.05).contains(&ly);
                     if bar {
                         return (light(mul([60.0, 62.0, 66.0], var)), None);
                     }
@@ -301,7 +301,11 @@ impl Facade {
         if curtain {
             on = mul(on, 0.85);
         }
-        let off = if night { mul(off, 0.08) } else { mul(off, s.light) };
+        let off = if night {
+            mul(off, 0.08)
+        } else {
+            mul(off, s.light)
+        };
         let on = if night {
             on
         } else {

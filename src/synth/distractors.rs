@@ -159,7 +159,11 @@ impl Dynamics {
 
     pub fn add_birds(&mut self, p: &Plan) {
         let mut r = rng(p.seed, 0xB1_2D);
-        let n = if p.night { r.gen_range(1..=2) } else { r.gen_range(2..=5) };
+        let n = if p.night {
+            r.gen_range(1..=2)
+        } else {
+            r.gen_range(2..=5)
+        };
         let (w, h) = (p.cam.width as f64, p.cam.height as f64);
         for b in 0..n {
             let mode = match r.gen_range(0..10) {
@@ -208,10 +212,9 @@ impl Dynamics {
                 }
                 pts.push(pos);
                 t += dt;
-                let vis = p
-                    .cam
-                    .project(pos)
-                    .is_some_and(|(x, y, _)| x > -60.0 && x < w + 60.0 && y > -60.0 && y < h + 60.0);
+                let vis = p.cam.project(pos).is_some_and(|(x, y, _)| {
+                    x > -60.0 && x < w + 60.0 && y > -60.0 && y < h + 60.0
+                });
                 if !vis && t > 0.5 {
                     out_frames += 1;
                     if out_frames > 10 {
@@ -222,15 +225,27 @@ impl Dynamics {
                     break;
                 }
             }
-            let path = Path3 { t0: t_start, dt, pts };
+            let path = Path3 {
+                t0: t_start,
+                dt,
+                pts,
+            };
             let body_m = r.gen_range(0.15..0.4);
             let bird = Bird {
                 span_m: body_m * r.gen_range(2.0..3.2),
                 body_m,
                 flap_hz: r.gen_range(3.0..7.0),
-                flapping: if mode == "glide" { Vec::new() } else { vec![(t_start, path.end())] },
+                flapping: if mode == "glide" {
+                    Vec::new()
+                } else {
+                    vec![(t_start, path.end())]
+                },
                 path,
-                luma: if p.night { r.gen_range(20.0..60.0) } else { r.gen_range(25.0..90.0) },
+                luma: if p.night {
+                    r.gen_range(20.0..60.0)
+                } else {
+                    r.gen_range(25.0..90.0)
+                },
             };
             let mut tr = span("birds", bird.path.t0, bird.path.end().min(p.duration), mode);
             tr.track = track(&bird.path, p.cam, p.fps, p.frames);
@@ -255,7 +270,7 @@ impl Dynamics {
             let wind = r.gen_range(-1.2..1.2);
             let amp = r.gen_range(0.2..0.8);
             let f = r.gen_range(0.3..0.9);
-            let ph = r.gen_range(0.0..6.28);
+            let ph = r.gen_range(0.0..std::f64::consts::TAU);
             let dt = 0.02;
             let t0 = r.gen_range(-3.0..p.duration);
             let mut pts = Vec::new();
@@ -287,7 +302,12 @@ impl Dynamics {
                 color: COLS[r.gen_range(0..COLS.len())],
                 path,
             };
-            let mut tr = span("leaves", leaf.path.t0.max(0.0), leaf.path.end().min(p.duration), "");
+            let mut tr = span(
+                "leaves",
+                leaf.path.t0.max(0.0),
+                leaf.path.end().min(p.duration),
+                "",
+            );
             tr.track = track(&leaf.path, p.cam, p.fps, p.frames);
             if let (Some(a), Some(b)) = (tr.track.first(), tr.track.last()) {
                 tr.start_s = a[0];
@@ -329,7 +349,11 @@ impl Dynamics {
                 path: Path3 { t0, dt, pts },
                 sigma_px: r.gen_range(6.0..22.0) * scale,
                 opacity: r.gen_range(0.25..0.6),
-                luma: if p.night { r.gen_range(150.0..230.0) } else { r.gen_range(20.0..80.0) },
+                luma: if p.night {
+                    r.gen_range(150.0..230.0)
+                } else {
+                    r.gen_range(20.0..80.0)
+                },
             };
             let mut tr = span("insects", t0, (t0 + life).min(p.duration), "");
             for i in 0..p.frames {
@@ -349,7 +373,11 @@ impl Dynamics {
         self.rain = Some(Rain {
             per_frame: (r.gen_range(250.0..900.0) * scale) as usize,
             slant: r.gen_range(-0.25..0.25),
-            bright: if p.night { r.gen_range(90.0..140.0) } else { r.gen_range(185.0..225.0) },
+            bright: if p.night {
+                r.gen_range(90.0..140.0)
+            } else {
+                r.gen_range(185.0..225.0)
+            },
             max_depth: p.distance * 1.3,
         });
         self.truth.push(span("rain", 0.0, p.duration, ""));
@@ -373,7 +401,12 @@ impl Dynamics {
                     self.shake[i].1 += dy;
                 }
             }
-            self.truth.push(span("jitter", t0, (t0 + len).min(p.duration), &format!("{amp:.1} px")));
+            self.truth.push(span(
+                "jitter",
+                t0,
+                (t0 + len).min(p.duration),
+                &format!("{amp:.1} px"),
+            ));
         }
     }
 
@@ -402,14 +435,20 @@ impl Dynamics {
             self.gain[i] *= g;
         }
         for (t0, len, target) in steps {
-            self.truth.push(span("exposure", t0, (t0 + len).min(p.duration), &format!("gain {target:.2}")));
+            self.truth.push(span(
+                "exposure",
+                t0,
+                (t0 + len).min(p.duration),
+                &format!("gain {target:.2}"),
+            ));
         }
     }
 
     /// Birds and leaves visible at `t`, as sprites.
     pub fn sprites(&self, cam: &Camera, t: f64, shutter: f64, out: &mut Vec<Sprite>) {
         for b in &self.birds {
-            let (Some(a), Some(z)) = (b.path.at(t - shutter / 2.0), b.path.at(t + shutter / 2.0)) else {
+            let (Some(a), Some(z)) = (b.path.at(t - shutter / 2.0), b.path.at(t + shutter / 2.0))
+            else {
                 continue;
             };
             let (Some(pa), Some(pz)) = (cam.project(a), cam.project(z)) else {
@@ -421,7 +460,9 @@ impl Dynamics {
             let mut poses = Vec::with_capacity(n);
             for ts in shutter_times(t, shutter, n) {
                 let Some(q) = b.path.at(ts) else { continue };
-                let Some((x, y, d)) = cam.project(q) else { continue };
+                let Some((x, y, d)) = cam.project(q) else {
+                    continue;
+                };
                 let k = cam.f_px / d;
                 let flap = if flapping {
                     (std::f64::consts::TAU * b.flap_hz * ts).sin() * 1.1
@@ -448,7 +489,8 @@ impl Dynamics {
             });
         }
         for l in &self.leaves {
-            let (Some(a), Some(z)) = (l.path.at(t - shutter / 2.0), l.path.at(t + shutter / 2.0)) else {
+            let (Some(a), Some(z)) = (l.path.at(t - shutter / 2.0), l.path.at(t + shutter / 2.0))
+            else {
                 continue;
             };
             let (Some(pa), Some(pz)) = (cam.project(a), cam.project(z)) else {
@@ -458,7 +500,9 @@ impl Dynamics {
             let mut poses = Vec::with_capacity(n);
             for ts in shutter_times(t, shutter, n) {
                 let Some(q) = l.path.at(ts) else { continue };
-                let Some((x, y, d)) = cam.project(q) else { continue };
+                let Some((x, y, d)) = cam.project(q) else {
+                    continue;
+                };
                 let k = cam.f_px / d;
                 let w_ = std::f64::consts::TAU * l.spin_hz * ts;
                 poses.push(Pose {
@@ -483,7 +527,14 @@ impl Dynamics {
 
     /// Rain streaks of frame `index` (independent per frame; drops move too far between frames
     /// to be tracked anyway).
-    pub fn draw_rain(&self, canvas: &mut Canvas, cam: &Camera, seed: u64, index: u64, shutter: f64) {
+    pub fn draw_rain(
+        &self,
+        canvas: &mut Canvas,
+        cam: &Camera,
+        seed: u64,
+        index: u64,
+        shutter: f64,
+    ) {
         let Some(rain) = &self.rain else { return };
         let mut r = rng(seed, 0x2A1_0000_0000 + index);
         let (w, h) = (canvas.w as f64, canvas.h as f64);
@@ -510,7 +561,10 @@ impl Dynamics {
 
     pub fn draw_insects(&self, canvas: &mut Canvas, t: f64, shutter: f64) {
         for ins in &self.insects {
-            let (Some(a), Some(z)) = (ins.path.at(t - shutter / 2.0), ins.path.at(t + shutter / 2.0)) else {
+            let (Some(a), Some(z)) = (
+                ins.path.at(t - shutter / 2.0),
+                ins.path.at(t + shutter / 2.0),
+            ) else {
                 continue;
             };
             let n = blur_steps(((a[0] - z[0]).powi(2) + (a[1] - z[1]).powi(2)).sqrt()).min(24);
@@ -520,7 +574,9 @@ impl Dynamics {
                     x: q[0],
                     y: q[1],
                     angle: 0.0,
-                    shape: Shape::Blob { sigma: ins.sigma_px },
+                    shape: Shape::Blob {
+                        sigma: ins.sigma_px,
+                    },
                 })
                 .collect();
             draw_blurred(canvas, &poses, [ins.luma; 3], ins.opacity, 0.0);

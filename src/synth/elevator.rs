@@ -71,7 +71,9 @@ impl ElevatorScene {
     pub fn new(spec: &ElevatorSpec) -> Result<ElevatorScene, SynthError> {
         check_video(spec.width, spec.height, spec.fps, spec.duration_s)?;
         if spec.people > 8 {
-            return Err(SynthError::Spec("at most 8 people per elevator clip".into()));
+            return Err(SynthError::Spec(
+                "at most 8 people per elevator clip".into(),
+            ));
         }
         let frames = spec.frame_count();
         let dur = frames as f64 / spec.fps;
@@ -79,8 +81,16 @@ impl ElevatorScene {
         let (w, h) = (spec.width as usize, spec.height as usize);
         let (wf, hf) = (w as f64, h as f64);
         let seed = spec.seed as u32;
-        let wall = [r.gen_range(150.0..200.0), r.gen_range(150.0..195.0), r.gen_range(150.0..190.0f32)];
-        let floor_c = [r.gen_range(60.0..120.0), r.gen_range(60.0..110.0), r.gen_range(60.0..100.0f32)];
+        let wall = [
+            r.gen_range(150.0..200.0),
+            r.gen_range(150.0..195.0),
+            r.gen_range(150.0..190.0f32),
+        ];
+        let floor_c = [
+            r.gen_range(60.0..120.0),
+            r.gen_range(60.0..110.0),
+            r.gen_range(60.0..100.0f32),
+        ];
         let mut bg = Canvas::new(w, h);
         let mut lobby = Canvas::new(w, h);
         for y in 0..h {
@@ -88,21 +98,35 @@ impl ElevatorScene {
                 let (u, v) = (x as f64 / wf, y as f64 / hf);
                 // Side walls converge to the far wall; the floor is the trapezoid below it.
                 let far = (FAR_X0..=FAR_X1).contains(&u) && (FAR_Y0..=FAR_Y1).contains(&v);
-                let lx = FAR_X0 * (1.0 - (v - FAR_Y1).max(0.0) / (1.0 - FAR_Y1)) ;
+                let lx = FAR_X0 * (1.0 - (v - FAR_Y1).max(0.0) / (1.0 - FAR_Y1));
                 let rx = 1.0 - lx;
                 let c: [f32; 3] = if far {
                     let brushed = 0.92 + 0.08 * value(x as f32 * 0.8, y as f32 * 0.02, seed);
                     [wall[0] * brushed, wall[1] * brushed, wall[2] * brushed]
                 } else if v > FAR_Y1 && u > lx && u < rx {
-                    let tile = if ((u - 0.5) / (v + 0.2) * 8.0).fract().abs() < 0.03 { 0.8 } else { 1.0 };
+                    let tile = if ((u - 0.5) / (v + 0.2) * 8.0).fract().abs() < 0.03 {
+                        0.8
+                    } else {
+                        1.0
+                    };
                     let n = 0.85 + 0.3 * fbm(x as f32 * 0.05, y as f32 * 0.05, seed ^ 3, 3);
-                    [floor_c[0] * n * tile, floor_c[1] * n * tile, floor_c[2] * n * tile]
-                } else if v < FAR_Y0 * (1.0 - (u - 0.5).abs() * 0.0) && (FAR_X0..=FAR_X1).contains(&u) {
+                    [
+                        floor_c[0] * n * tile,
+                        floor_c[1] * n * tile,
+                        floor_c[2] * n * tile,
+                    ]
+                } else if v < FAR_Y0 * (1.0 - (u - 0.5).abs() * 0.0)
+                    && (FAR_X0..=FAR_X1).contains(&u)
+                {
                     [230.0, 230.0, 225.0]
                 } else {
                     // Side walls / ceiling corners: mirror-polished steel, darker.
                     let brushed = 0.8 + 0.15 * value(x as f32 * 0.03, y as f32 * 1.0, seed ^ 5);
-                    [wall[0] * 0.75 * brushed, wall[1] * 0.75 * brushed, wall[2] * 0.78 * brushed]
+                    [
+                        wall[0] * 0.75 * brushed,
+                        wall[1] * 0.75 * brushed,
+                        wall[2] * 0.78 * brushed,
+                    ]
                 };
                 let o = (y * w + x) * 3;
                 bg.px[o..o + 3].copy_from_slice(&c);
@@ -165,7 +189,11 @@ impl ElevatorScene {
             .enumerate()
             .map(|(i, m)| EntryTruth {
                 id: i as u32,
-                object: if m.ebike { "ebike".into() } else { "person".into() },
+                object: if m.ebike {
+                    "ebike".into()
+                } else {
+                    "person".into()
+                },
                 enter_s: m.enter_s,
                 exit_s: m.exit_s.map(|x| x + 0.6),
             })
@@ -241,7 +269,11 @@ impl ElevatorScene {
                 if (xf - mid).abs() < half_open {
                     c.px[idx..idx + 3].copy_from_slice(&self.lobby.px[idx..idx + 3]);
                 } else {
-                    let seam = if ((xf - mid).abs() - half_open).abs() < 1.5 { 0.6 } else { 0.97 };
+                    let seam = if ((xf - mid).abs() - half_open).abs() < 1.5 {
+                        0.6
+                    } else {
+                        0.97
+                    };
                     for ch in 0..3 {
                         c.px[idx + ch] = 175.0 * seam;
                     }
@@ -276,7 +308,15 @@ impl ElevatorScene {
                     // Wheels (seen slightly from the side as the bike is wheeled in).
                     draw_blurred(
                         &mut c,
-                        &[Pose { x: bx + dx, y: foot_y - wr + dy * 0.35, angle: 0.0, shape: Shape::Ellipse { a: wr * 0.45, b: wr } }],
+                        &[Pose {
+                            x: bx + dx,
+                            y: foot_y - wr + dy * 0.35,
+                            angle: 0.0,
+                            shape: Shape::Ellipse {
+                                a: wr * 0.45,
+                                b: wr,
+                            },
+                        }],
                         [25.0, 25.0, 25.0],
                         1.0,
                         0.0,
@@ -286,21 +326,30 @@ impl ElevatorScene {
                     x: bx,
                     y: foot_y - wr - len * 0.2,
                     angle: std::f64::consts::FRAC_PI_2,
-                    shape: Shape::Rect { a: len * 0.3, b: wr * 0.3 },
+                    shape: Shape::Rect {
+                        a: len * 0.3,
+                        b: wr * 0.3,
+                    },
                 };
                 draw_blurred(&mut c, &[frame_pose], [40.0, 120.0, 170.0], 1.0, 0.2);
                 let bar = Pose {
                     x: bx,
                     y: foot_y - wr - len * 0.55,
                     angle: 0.0,
-                    shape: Shape::Segment { half_len: wr * 1.2, r: wr * 0.12 },
+                    shape: Shape::Segment {
+                        half_len: wr * 1.2,
+                        r: wr * 0.12,
+                    },
                 };
                 draw_blurred(&mut c, &[bar], [30.0, 30.0, 30.0], 1.0, 0.0);
                 let battery = Pose {
                     x: bx,
                     y: foot_y - wr - len * 0.1,
                     angle: 0.0,
-                    shape: Shape::Rect { a: wr * 0.35, b: wr * 0.5 },
+                    shape: Shape::Rect {
+                        a: wr * 0.35,
+                        b: wr * 0.5,
+                    },
                 };
                 draw_blurred(&mut c, &[battery], [20.0, 20.0, 24.0], 1.0, 0.1);
             }
@@ -310,7 +359,10 @@ impl ElevatorScene {
                     x: px + side * ph * 0.05 + side * swing * ph * 0.1,
                     y: foot_y - ph * 0.22,
                     angle: std::f64::consts::FRAC_PI_2 + side * swing * 0.3,
-                    shape: Shape::Segment { half_len: ph * 0.2, r: ph * 0.04 },
+                    shape: Shape::Segment {
+                        half_len: ph * 0.2,
+                        r: ph * 0.04,
+                    },
                 };
                 draw_blurred(&mut c, &[leg], m.trousers, 1.0, 0.1);
             }
@@ -318,14 +370,20 @@ impl ElevatorScene {
                 x: px,
                 y: foot_y - ph * 0.6,
                 angle: std::f64::consts::FRAC_PI_2,
-                shape: Shape::Ellipse { a: ph * 0.2, b: ph * 0.12 },
+                shape: Shape::Ellipse {
+                    a: ph * 0.2,
+                    b: ph * 0.12,
+                },
             };
             draw_blurred(&mut c, &[body], m.shirt, 1.0, 0.2);
             let head = Pose {
                 x: px,
                 y: foot_y - ph * 0.88,
                 angle: 0.0,
-                shape: Shape::Ellipse { a: ph * 0.065, b: ph * 0.08 },
+                shape: Shape::Ellipse {
+                    a: ph * 0.065,
+                    b: ph * 0.08,
+                },
             };
             draw_blurred(&mut c, &[head], m.hair, 1.0, 0.1);
         }

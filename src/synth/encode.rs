@@ -5,8 +5,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use ffmpeg_next as ffmpeg;
 use ffmpeg::{codec, encoder, format, frame, Dictionary, Packet, Rational};
+use ffmpeg_next as ffmpeg;
 
 use super::SynthError;
 
@@ -136,7 +136,8 @@ impl LibWriter {
             let stride = self.frame.stride(plane);
             let dst = self.frame.data_mut(plane);
             for row in 0..ph {
-                dst[row * stride..row * stride + pw].copy_from_slice(&data[row * pw..(row + 1) * pw]);
+                dst[row * stride..row * stride + pw]
+                    .copy_from_slice(&data[row * pw..(row + 1) * pw]);
             }
         }
         self.frame.set_pts(Some(self.next_pts));
@@ -201,7 +202,11 @@ impl VideoWriter {
 
     pub fn write_rgb(&mut self, rgb: &[u8]) -> Result<(), SynthError> {
         if rgb.len() != self.w * self.h * 3 {
-            return Err(self.err(format!("frame has {} bytes, expected {}", rgb.len(), self.w * self.h * 3)));
+            return Err(self.err(format!(
+                "frame has {} bytes, expected {}",
+                rgb.len(),
+                self.w * self.h * 3
+            )));
         }
         let (w, h) = (self.w, self.h);
         let r = match &mut self.sink {
@@ -228,7 +233,10 @@ impl VideoWriter {
                 if out.status.success() {
                     Ok(())
                 } else {
-                    Err(err(String::from_utf8_lossy(&out.stderr).chars().take(2000).collect()))
+                    Err(err(String::from_utf8_lossy(&out.stderr)
+                        .chars()
+                        .take(2000)
+                        .collect()))
                 }
             }
         }
@@ -238,9 +246,27 @@ impl VideoWriter {
 fn spawn_cli(path: &Path, w: u32, h: u32, fps: f64) -> Result<Child, SynthError> {
     let gop = format!("{}", (2.0 * fps).round().max(1.0) as u32);
     Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24"])
-        .args(["-s", &format!("{w}x{h}"), "-r", &format!("{fps}"), "-i", "-"])
-        .args(["-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-g", &gop])
+        .args([
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+        ])
+        .args([
+            "-s",
+            &format!("{w}x{h}"),
+            "-r",
+            &format!("{fps}"),
+            "-i",
+            "-",
+        ])
+        .args([
+            "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-g", &gop,
+        ])
         .args(["-pix_fmt", "yuv420p"])
         .arg(path)
         .stdin(Stdio::piped())

@@ -105,7 +105,15 @@ impl FacadeScene {
             let hfov = spec.hfov_deg.unwrap_or_else(|| r.gen_range(50.0..90.0));
             let yaw = r.gen_range(-6.0..6.0);
             let roll = r.gen_range(-2.0..2.0);
-            let cam = Camera::new(spec.width, spec.height, [0.0, 1.5, dist], pitch, yaw, roll, hfov);
+            let cam = Camera::new(
+                spec.width,
+                spec.height,
+                [0.0, 1.5, dist],
+                pitch,
+                yaw,
+                roll,
+                hfov,
+            );
             let view_w = 2.0 * dist * (hfov.to_radians() / 2.0).tan();
             let bw = (view_w * r.gen_range(0.7..1.3)).max(30.0);
             let off = r.gen_range(-0.25..0.25) * bw;
@@ -155,7 +163,11 @@ impl FacadeScene {
                     x_max,
                     floors: r.gen_range(10..=34),
                     fh: r.gen_range(2.9..3.1),
-                    style: random_style(&mut r, hash_u32(seed as u32 ^ if side < 0.0 { 0xBEEF } else { 0xBEE5 }), spec.night),
+                    style: random_style(
+                        &mut r,
+                        hash_u32(seed as u32 ^ if side < 0.0 { 0xBEEF } else { 0xBEE5 }),
+                        spec.night,
+                    ),
                 });
             }
         }
@@ -176,8 +188,14 @@ impl FacadeScene {
                 }
                 let x = r_l.gen_range(0.05..0.95) * spec.width as f64;
                 let y = r_l.gen_range(0.05..0.9) * spec.height as f64;
-                let Some((fx, fy, _)) = cam.hit_plane_z(x, y, 0.0) else { continue };
-                if fx < main.x_min || fx > main.x_max || fy < 0.0 || fy > main.floors as f64 * main.fh {
+                let Some((fx, fy, _)) = cam.hit_plane_z(x, y, 0.0) else {
+                    continue;
+                };
+                if fx < main.x_min
+                    || fx > main.x_max
+                    || fy < 0.0
+                    || fy > main.floors as f64 * main.fh
+                {
                     continue;
                 }
                 let n0 = (fy / main.fh).floor() as i64;
@@ -190,7 +208,9 @@ impl FacadeScene {
                     continue;
                 }
                 let m = r_l.gen_range(1..=2);
-                let mut times: Vec<f64> = (0..m).map(|_| r_l.gen_range(0.3..spec.duration_s.max(0.4))).collect();
+                let mut times: Vec<f64> = (0..m)
+                    .map(|_| r_l.gen_range(0.3..spec.duration_s.max(0.4)))
+                    .collect();
                 times.sort_by(f64::total_cmp);
                 toggles.push(Toggle {
                     id,
@@ -228,12 +248,20 @@ impl FacadeScene {
                         let t = (f.z - cam.pos[2]) / d[2];
                         let fx = cam.pos[0] + t * d[0];
                         let fy = cam.pos[1] + t * d[1];
-                        if fx >= f.x_min && fx <= f.x_max && (0.0..=f.top()).contains(&fy) && t < t_hit {
+                        if fx >= f.x_min
+                            && fx <= f.x_max
+                            && (0.0..=f.top()).contains(&fy)
+                            && t < t_hit
+                        {
                             let (mut c, glass) = f.sample(fx, fy, spec.night);
                             if fi == 0 {
                                 if let Some(g) = glass {
                                     if let Some(ti) = toggles.iter().position(|tg| tg.id == g.id) {
-                                        let dlt = [g.on[0] - g.off[0], g.on[1] - g.off[1], g.on[2] - g.off[2]];
+                                        let dlt = [
+                                            g.on[0] - g.off[0],
+                                            g.on[1] - g.off[1],
+                                            g.on[2] - g.off[2],
+                                        ];
                                         let e = glass_delta.get_or_insert((ti, [0.0; 3]));
                                         for c_ in 0..3 {
                                             e.1[c_] += dlt[c_] / 4.0;
@@ -276,7 +304,11 @@ impl FacadeScene {
                 }
                 let idx = py * w + px;
                 if sky_n > 0.0 {
-                    sky.push((idx as u32, sky_n, [sky_acc[0] / sky_n, sky_acc[1] / sky_n, sky_acc[2] / sky_n]));
+                    sky.push((
+                        idx as u32,
+                        sky_n,
+                        [sky_acc[0] / sky_n, sky_acc[1] / sky_n, sky_acc[2] / sky_n],
+                    ));
                 }
                 if let Some((ti, dl)) = glass_delta {
                     toggles[ti].pixels.push((idx as u32, dl));
@@ -303,7 +335,8 @@ impl FacadeScene {
         // Clouds: an image-space texture, static or drifting.
         let mut r_c = rng(seed, 0xC10D);
         let cloud_speed = if has(Distractor::Clouds) {
-            r_c.gen_range(3.0..12.0) * crate::synth::distractors::sign(&mut r_c) * spec.width as f64 / 1280.0
+            r_c.gen_range(3.0..12.0) * crate::synth::distractors::sign(&mut r_c) * spec.width as f64
+                / 1280.0
         } else {
             0.0
         };
@@ -316,11 +349,13 @@ impl FacadeScene {
         } + if has(Distractor::Clouds) { 0.2 } else { 0.0 };
         let mut cloud_tex = vec![0.0f32; cloud_tex_w * h];
         let sc = 1.0 / (140.0 * spec.width as f32 / 1280.0);
-        let rows_with_sky: std::collections::BTreeSet<usize> = sky.iter().map(|s| s.0 as usize / w).collect();
+        let rows_with_sky: std::collections::BTreeSet<usize> =
+            sky.iter().map(|s| s.0 as usize / w).collect();
         for &y in &rows_with_sky {
             for x in 0..cloud_tex_w {
                 let n = fbm(x as f32 * sc, y as f32 * sc * 2.2, sky_seed, 5);
-                cloud_tex[y * cloud_tex_w + x] = smoothstep(1.0 - cloud_amount * 0.75, 1.0 - cloud_amount * 0.25, n);
+                cloud_tex[y * cloud_tex_w + x] =
+                    smoothstep(1.0 - cloud_amount * 0.75, 1.0 - cloud_amount * 0.25, n);
             }
         }
         let cloud_color = if spec.night {
@@ -394,14 +429,26 @@ impl FacadeScene {
                     kind: "lights".into(),
                     start_s: t,
                     end_s: t + 1.0 / spec.fps,
-                    detail: format!("window {:#x} {}", tg.id, if (s as i32 % 2 == 0) != tg.lit0 { "on" } else { "off" }),
+                    detail: format!(
+                        "window {:#x} {}",
+                        tg.id,
+                        if (s as i32 % 2 == 0) != tg.lit0 {
+                            "on"
+                        } else {
+                            "off"
+                        }
+                    ),
                     track: Vec::new(),
                 });
                 s += 1.0;
             }
         }
         if has(Distractor::Clouds) {
-            scene.truth.distractors.push(span_all("clouds", frames as f64 / spec.fps, &format!("{cloud_speed:.1} px/s")));
+            scene.truth.distractors.push(span_all(
+                "clouds",
+                frames as f64 / spec.fps,
+                &format!("{cloud_speed:.1} px/s"),
+            ));
         }
 
         let plan = Plan {
@@ -441,7 +488,11 @@ impl FacadeScene {
             1.2
         } + if spec.night { 2.5 } else { 0.0 };
         if has(Distractor::Noise) {
-            scene.truth.distractors.push(span_all("noise", frames as f64 / spec.fps, &format!("sigma {:.1}", scene.noise_sigma)));
+            scene.truth.distractors.push(span_all(
+                "noise",
+                frames as f64 / spec.fps,
+                &format!("sigma {:.1}", scene.noise_sigma),
+            ));
         }
         scene.gauss = gaussian_table(seed, 1 << 20);
         scene.plan_drops();
@@ -462,7 +513,11 @@ impl FacadeScene {
 
     /// The static background (no objects, distractors, noise), RGB24.
     pub fn background_rgb(&self) -> Vec<u8> {
-        self.bg.px.iter().map(|v| v.round().clamp(0.0, 255.0) as u8).collect()
+        self.bg
+            .px
+            .iter()
+            .map(|v| v.round().clamp(0.0, 255.0) as u8)
+            .collect()
     }
 
     /// A `[[camera]]` entry for the clip: facade kind and a calibration of ≥ 6 points.
@@ -486,10 +541,17 @@ impl FacadeScene {
                     let x = ((0.1 + 0.8 * gx as f64 / (grid - 1) as f64) * w).round();
                     let y = ((0.1 + 0.8 * gy as f64 / (grid - 1) as f64) * h).round();
                     if let Some((fx, fy, _)) = self.cam.hit_plane_z(x, y, 0.0) {
-                        if fx >= self.main.x_min && fx <= self.main.x_max && fy >= 0.0 && fy <= self.main.top() {
+                        if fx >= self.main.x_min
+                            && fx <= self.main.x_max
+                            && fy >= 0.0
+                            && fy <= self.main.top()
+                        {
                             pts.push(CalibPoint {
                                 px: [x, y],
-                                m: [(fx * 1000.0).round() / 1000.0, (fy * 1000.0).round() / 1000.0],
+                                m: [
+                                    (fx * 1000.0).round() / 1000.0,
+                                    (fy * 1000.0).round() / 1000.0,
+                                ],
                             });
                         }
                     }
@@ -504,7 +566,11 @@ impl FacadeScene {
 
     fn apply_clouds(&self, canvas: &mut Canvas, sky: &[(u32, f32, [f32; 3])], t: f64) {
         let shift = -self.cloud_speed * t;
-        let base = if self.cloud_speed < 0.0 { 0.0 } else { (self.cloud_tex_w - self.spec.width as usize) as f64 };
+        let base = if self.cloud_speed < 0.0 {
+            0.0
+        } else {
+            (self.cloud_tex_w - self.spec.width as usize) as f64
+        };
         let w = self.spec.width as usize;
         for &(idx, frac, sb) in sky {
             let (x, y) = (idx as usize % w, idx as usize / w);
@@ -513,7 +579,7 @@ impl FacadeScene {
             let f = (u - i0 as f64) as f32;
             let row = y * self.cloud_tex_w;
             let d = self.cloud_tex[row + i0] * (1.0 - f) + self.cloud_tex[row + i0 + 1] * f;
-            let k = frac * d * 0.85 * self.cloud_amount.min(1.0).max(0.5);
+            let k = frac * d * 0.85 * self.cloud_amount.clamp(0.5, 1.0);
             let o = idx as usize * 3;
             for c in 0..3 {
                 canvas.px[o + c] += k * (self.cloud_color[c] - sb[c]);
@@ -530,14 +596,18 @@ impl FacadeScene {
             tries += 1;
             let x = r.gen_range(0.05..0.95) * w;
             let y = r.gen_range(0.1..0.9) * h;
-            let Some((fx, fy, _)) = self.cam.hit_plane_z(x, y, 0.0) else { continue };
+            let Some((fx, fy, _)) = self.cam.hit_plane_z(x, y, 0.0) else {
+                continue;
+            };
             let f = &self.main;
             if fx < f.x_min || fx > f.x_max || fy < f.fh || fy > f.floors as f64 * f.fh {
                 continue;
             }
             let n0 = (fy / f.fh).floor() as i64;
             let (k, bay) = f.bay(fx);
-            let Some(rect) = f.glass_rect(n0, k) else { continue };
+            let Some(rect) = f.glass_rect(n0, k) else {
+                continue;
+            };
             let (top, len) = if bay == Bay::Balcony {
                 // Laundry over the balcony railing.
                 (n0 as f64 * f.fh + 1.1, r.gen_range(0.5..1.0))
@@ -582,7 +652,7 @@ impl FacadeScene {
                 len,
                 amp: r.gen_range(0.06..0.3),
                 freq: r.gen_range(0.3..1.2),
-                phase: r.gen_range(0.0..6.28),
+                phase: r.gen_range(0.0..std::f64::consts::TAU),
                 color,
                 stripes: r.gen_bool(0.4),
                 bbox: bb,
@@ -590,7 +660,11 @@ impl FacadeScene {
             self.truth.distractors.push(span_all(
                 "laundry",
                 self.frame_count() as f64 / self.spec.fps,
-                if bay == Bay::Balcony { "balcony laundry" } else { "curtain" },
+                if bay == Bay::Balcony {
+                    "balcony laundry"
+                } else {
+                    "curtain"
+                },
             ));
         }
     }
@@ -621,7 +695,11 @@ impl FacadeScene {
                     }
                     let cov = ((0.03 - du) / 0.06).clamp(0.0, 1.0) as f32;
                     let fold = 0.85 + 0.15 * ((fx - xs) * 14.0 + wv).sin() as f32;
-                    let stripe = if c.stripes && ((fx - xs) * 8.0).rem_euclid(1.0) < 0.4 { 0.75 } else { 1.0 };
+                    let stripe = if c.stripes && ((fx - xs) * 8.0).rem_euclid(1.0) < 0.4 {
+                        0.75
+                    } else {
+                        1.0
+                    };
                     let o = idx * 3;
                     for ch in 0..3 {
                         let col = c.color[ch] * fold * stripe;
@@ -644,7 +722,9 @@ impl FacadeScene {
         let mut used_floors: Vec<(u32, f64)> = Vec::new();
         for (id, plan) in plans.iter().enumerate() {
             let target_px = plan.size_m.map(|_| 0.0).unwrap_or_else(|| {
-                (spec.min_size_px.ln() + r.gen::<f64>() * (spec.max_size_px.ln() - spec.min_size_px.ln())).exp()
+                (spec.min_size_px.ln()
+                    + r.gen::<f64>() * (spec.max_size_px.ln() - spec.min_size_px.ln()))
+                .exp()
             });
             let release_s = plan
                 .release_s
@@ -660,7 +740,9 @@ impl FacadeScene {
                     None => {
                         let px = r.gen_range(0.08..0.92) * spec.width as f64;
                         let py = r.gen_range(0.04..0.75) * spec.height as f64;
-                        let Some((fx, fy, _)) = self.cam.hit_plane_z(px, py, 0.0) else { continue };
+                        let Some((fx, fy, _)) = self.cam.hit_plane_z(px, py, 0.0) else {
+                            continue;
+                        };
                         if fx < self.main.x_min + 0.5 || fx > self.main.x_max - 0.5 {
                             continue;
                         }
@@ -673,22 +755,37 @@ impl FacadeScene {
                 };
                 let (k, bay) = self.main.bay(x);
                 let cx = self.main.bay_center(k) + r.gen_range(-0.4..0.4);
-                let outward = if bay == Bay::Balcony { r.gen_range(0.9..1.4) } else { r.gen_range(0.25..0.6) };
-                let p = [cx, (floor - 1) as f64 * self.main.fh + r.gen_range(0.9..1.3), outward];
-                let Some((ix, iy, depth)) = self.cam.project(p) else { continue };
+                let outward = if bay == Bay::Balcony {
+                    r.gen_range(0.9..1.4)
+                } else {
+                    r.gen_range(0.25..0.6)
+                };
+                let p = [
+                    cx,
+                    (floor - 1) as f64 * self.main.fh + r.gen_range(0.9..1.3),
+                    outward,
+                ];
+                let Some((ix, iy, depth)) = self.cam.project(p) else {
+                    continue;
+                };
                 let inframe = self.cam.in_frame(ix, iy);
                 let size_m = plan.size_m.unwrap_or(target_px * depth / self.cam.f_px);
                 let clamped = size_m.clamp(0.03, 0.40);
                 let mut cost = (clamped / size_m).ln().abs() + if inframe { 0.0 } else { 5.0 };
                 // Spread simultaneous drops over different floors.
-                if used_floors.iter().any(|&(f, t)| f == floor && (t - release_s).abs() < 3.0) {
+                if used_floors
+                    .iter()
+                    .any(|&(f, t)| f == floor && (t - release_s).abs() < 3.0)
+                {
                     cost += 1.0;
                 }
-                if best.as_ref().is_none_or(|b| cost < b.0) {
+                if best.as_ref().map_or(true, |b| cost < b.0) {
                     best = Some((cost, floor, p, clamped));
                 }
             }
-            let Some((_, floor, p0, size_m)) = best else { continue };
+            let Some((_, floor, p0, size_m)) = best else {
+                continue;
+            };
             used_floors.push((floor, release_s));
             let kind = match plan.terminal_velocity_mps {
                 Some(v) if v < 8.0 => ObjectKind::Paper,
@@ -697,12 +794,18 @@ impl FacadeScene {
                 None => ObjectKind::for_size(size_m, &mut r),
             };
             let (a, b) = kind.vt_range();
-            let vt = plan.terminal_velocity_mps.unwrap_or_else(|| r.gen_range(a..b));
+            let vt = plan
+                .terminal_velocity_mps
+                .unwrap_or_else(|| r.gen_range(a..b));
             let thrown = r.gen_bool(0.5);
             let v0 = [
                 r.gen_range(-0.5..0.5),
                 if thrown { r.gen_range(0.0..1.5) } else { 0.0 },
-                if thrown { r.gen_range(1.0..3.0) } else { r.gen_range(0.0..1.0) },
+                if thrown {
+                    r.gen_range(1.0..3.0)
+                } else {
+                    r.gen_range(0.0..1.0)
+                },
             ];
             let (wind, flutter) = if kind.flutters() {
                 (
@@ -710,7 +813,7 @@ impl FacadeScene {
                     Flutter {
                         amp: r.gen_range(2.0..6.0),
                         freq_hz: r.gen_range(0.4..1.5),
-                        phase: r.gen_range(0.0..6.28),
+                        phase: r.gen_range(0.0..std::f64::consts::TAU),
                     },
                 )
             } else {
@@ -719,7 +822,11 @@ impl FacadeScene {
             let fall = simulate(release_s, p0, v0, vt, wind, flutter, 60.0);
             let (ix, iy, depth) = self.cam.project(p0).unwrap_or((-1.0, -1.0, 1.0));
             // Contrast against the wall where it is released.
-            let bg_l = self.bg.mean_luma(ix.clamp(0.0, spec.width as f64 - 1.0), iy.clamp(0.0, spec.height as f64 - 1.0), 4);
+            let bg_l = self.bg.mean_luma(
+                ix.clamp(0.0, spec.width as f64 - 1.0),
+                iy.clamp(0.0, spec.height as f64 - 1.0),
+                4,
+            );
             let u: f64 = r.gen();
             let mut contrast = if u < 0.3 {
                 r.gen_range(10.0..25.0)
@@ -739,7 +846,11 @@ impl FacadeScene {
                 contrast = -contrast;
                 target = (bg_l as f64 + contrast).clamp(5.0, 250.0);
             }
-            let tint = [r.gen_range(0.85..1.15), r.gen_range(0.85..1.15), r.gen_range(0.85..1.15)];
+            let tint = [
+                r.gen_range(0.85..1.15),
+                r.gen_range(0.85..1.15),
+                r.gen_range(0.85..1.15),
+            ];
             let tl = luma([tint[0] as f32, tint[1] as f32, tint[2] as f32]) as f64;
             let color = [
                 (target * tint[0] / tl) as f32,
@@ -760,11 +871,21 @@ impl FacadeScene {
                 size_m,
                 color,
                 spin: r.gen_range(2.0..12.0) * crate::synth::distractors::sign(&mut r),
-                angle0: r.gen_range(0.0..6.28),
+                angle0: r.gen_range(0.0..std::f64::consts::TAU),
                 aspect,
                 fall,
             };
-            let truth = self.drop_truth(id as u32, &drop, floor, p0, v0, vt, [ix, iy], depth, contrast);
+            let truth = self.drop_truth(
+                id as u32,
+                &drop,
+                floor,
+                p0,
+                v0,
+                vt,
+                [ix, iy],
+                depth,
+                contrast,
+            );
             self.truth.drops.push(truth);
             self.drops.push(drop);
         }
@@ -790,8 +911,15 @@ impl FacadeScene {
         for i in 0..self.frame_count() {
             let t = i as f64 / fps;
             let Some(p) = d.fall.pos(t) else { continue };
-            let Some((x, y, _)) = self.cam.project(p) else { continue };
-            let (sx, sy) = self.dyn_.shake.get(i as usize).copied().unwrap_or((0.0, 0.0));
+            let Some((x, y, _)) = self.cam.project(p) else {
+                continue;
+            };
+            let (sx, sy) = self
+                .dyn_
+                .shake
+                .get(i as usize)
+                .copied()
+                .unwrap_or((0.0, 0.0));
             let (x, y) = (x + sx, y + sy);
             if self.cam.in_frame(x, y) {
                 traj.push([t, x, y]);
@@ -801,7 +929,9 @@ impl FacadeScene {
         }
         let end = match last_i {
             None => DropEnd::NotVisible,
-            Some(i) if i + 1 == self.frame_count() && d.fall.lands_s > (i as f64) / fps => DropEnd::ClipEnd,
+            Some(i) if i + 1 == self.frame_count() && d.fall.lands_s > (i as f64) / fps => {
+                DropEnd::ClipEnd
+            }
             Some(i) => {
                 let next = (i + 1) as f64 / fps;
                 if d.fall.lands_s <= next {
@@ -843,7 +973,9 @@ impl FacadeScene {
         let mut poses = Vec::with_capacity(n);
         for ts in shutter_times(t, sh, n) {
             let Some(p) = d.fall.pos(ts) else { continue };
-            let Some((x, y, depth)) = self.cam.project(p) else { continue };
+            let Some((x, y, depth)) = self.cam.project(p) else {
+                continue;
+            };
             let len = d.size_m * self.cam.f_px / depth;
             let dt = ts - d.fall.release_s;
             let ang = d.angle0 + d.spin * dt;
@@ -863,7 +995,12 @@ impl FacadeScene {
                     b: len / 2.0 * d.aspect,
                 },
             };
-            poses.push(Pose { x, y, angle: ang, shape });
+            poses.push(Pose {
+                x,
+                y,
+                angle: ang,
+                shape,
+            });
         }
         if poses.is_empty() {
             return None;
@@ -903,14 +1040,21 @@ impl FacadeScene {
                 sprites.push(s);
             }
         }
-        self.dyn_.sprites(&self.cam, t, self.spec.shutter_s, &mut sprites);
+        self.dyn_
+            .sprites(&self.cam, t, self.spec.shutter_s, &mut sprites);
         sprites.sort_by(|a, b| b.depth.total_cmp(&a.depth));
         for s in &sprites {
             draw_blurred(&mut c, &s.poses, s.color, s.opacity, s.shade);
         }
-        self.dyn_.draw_rain(&mut c, &self.cam, self.spec.seed, i, self.spec.shutter_s);
+        self.dyn_
+            .draw_rain(&mut c, &self.cam, self.spec.seed, i, self.spec.shutter_s);
         self.dyn_.draw_insects(&mut c, t, self.spec.shutter_s);
-        let (sx, sy) = self.dyn_.shake.get(i as usize).copied().unwrap_or((0.0, 0.0));
+        let (sx, sy) = self
+            .dyn_
+            .shake
+            .get(i as usize)
+            .copied()
+            .unwrap_or((0.0, 0.0));
         if sx != 0.0 || sy != 0.0 {
             c = c.shifted(sx, sy);
         }

@@ -23,7 +23,9 @@ pub fn hash_u32(mut x: u32) -> u32 {
 
 #[inline]
 pub fn hash2(x: i32, y: i32, s: u32) -> u32 {
-    hash_u32((x as u32).wrapping_mul(0x9e37_79b1) ^ hash_u32((y as u32) ^ s.wrapping_mul(0x85eb_ca6b)))
+    hash_u32(
+        (x as u32).wrapping_mul(0x9e37_79b1) ^ hash_u32((y as u32) ^ s.wrapping_mul(0x85eb_ca6b)),
+    )
 }
 
 /// Uniform in [0, 1) from a lattice point.

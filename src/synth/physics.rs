@@ -204,13 +204,36 @@ mod tests {
 
     #[test]
     fn dense_object_falls_like_free_fall_then_saturates() {
-        let f = simulate(0.0, [0.0, 80.0, 1.0], [0.0; 3], 35.0, [0.0; 3], Flutter::default(), 20.0);
+        let f = simulate(
+            0.0,
+            [0.0, 80.0, 1.0],
+            [0.0; 3],
+            35.0,
+            [0.0; 3],
+            Flutter::default(),
+            20.0,
+        );
         let h = f.pos(0.5).unwrap()[1];
         let drop = 80.0 - h;
-        assert!((drop - 0.5 * G * 0.25).abs() / (0.5 * G * 0.25) < 0.02, "drop {drop}");
-        let light = simulate(0.0, [0.0, 80.0, 1.0], [0.0; 3], 4.0, [0.0; 3], Flutter::default(), 40.0);
+        assert!(
+            (drop - 0.5 * G * 0.25).abs() / (0.5 * G * 0.25) < 0.02,
+            "drop {drop}"
+        );
+        let light = simulate(
+            0.0,
+            [0.0, 80.0, 1.0],
+            [0.0; 3],
+            4.0,
+            [0.0; 3],
+            Flutter::default(),
+            40.0,
+        );
         // A sheet at 4 m/s terminal speed needs about 20 s for 80 m.
-        assert!(light.lands_s > 18.0 && light.lands_s < 22.0, "{}", light.lands_s);
+        assert!(
+            light.lands_s > 18.0 && light.lands_s < 22.0,
+            "{}",
+            light.lands_s
+        );
         assert!(f.lands_s < 5.0);
     }
 }

@@ -174,7 +174,13 @@ pub struct Pose {
 
 /// Draw a sprite integrated over the given poses (equal weights = a box shutter), blended over
 /// the canvas with `opacity`. `shade` darkens one side and lightens the other (simple lighting).
-pub fn draw_blurred(canvas: &mut Canvas, poses: &[Pose], color: [f32; 3], opacity: f32, shade: f32) {
+pub fn draw_blurred(
+    canvas: &mut Canvas,
+    poses: &[Pose],
+    color: [f32; 3],
+    opacity: f32,
+    shade: f32,
+) {
     if poses.is_empty() || opacity <= 0.0 {
         return;
     }

@@ -120,7 +120,8 @@ impl Background {
         let mult = self.params.dev_mult_q;
         let min_step = self.params.min_step;
         let bs = self.params.bg_shift;
-        let ds = self.params.dev_shift;
+        // Learn the noise level fast while the model is young.
+        let ds = if self.frames < 40 { self.params.dev_shift.min(3) } else { self.params.dev_shift };
         // Process row-sized chunks so the compiler sees equal-length slices (no bounds checks).
         let mut count = 0usize;
         for ((((g, b), d), p), (m, f)) in gray

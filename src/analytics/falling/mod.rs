@@ -52,8 +52,10 @@ pub struct FallingParams {
     pub fg: ForegroundParams,
     pub tracker: TrackerParams,
     pub physics: PhysicsParams,
-    /// Frames before detections count (noise estimate settling).
+    /// Frames before detections count (noise estimate settling)...
     pub warmup_frames: u64,
+    /// ...and at least this much media time.
+    pub warmup_s: f64,
     /// Foreground fraction of the analysed area that means "global change".
     pub global_frac: f64,
     /// Above this fraction the background is re-learnt from the current frame.
@@ -82,6 +84,7 @@ impl Default for FallingParams {
             tracker: TrackerParams::default(),
             physics: PhysicsParams::default(),
             warmup_frames: 12,
+            warmup_s: 1.5,
             global_frac: 0.03,
             reset_frac: 0.12,
             quiet_s: 0.6,
@@ -128,6 +131,8 @@ pub struct FallingAnalytic {
     /// Smoothed interval between distinct frames (s).
     frame_dt: f64,
     last_distinct_t: Option<f64>,
+    /// Media time of the first frame at the current size.
+    start_t: Option<f64>,
 }
 
 impl FallingAnalytic {
@@ -203,6 +208,7 @@ impl FallingAnalytic {
             sample: Vec::new(),
             frame_dt: 0.04,
             last_distinct_t: None,
+            start_t: None,
         })
     }
 
@@ -362,6 +368,7 @@ impl FallingAnalytic {
         self.width = w;
         self.height = h;
         self.tracker = Tracker::new(self.params.tracker.clone());
+        self.start_t = None;
     }
 }
 
@@ -407,7 +414,8 @@ impl Analytic for FallingAnalytic {
         let n_fg = bg.apply(&frame.gray, &mut self.fg);
         let active = bg.active_pixels().max(1);
         let frac = n_fg as f64 / active as f64;
-        let warm = bg.frames() > self.params.warmup_frames;
+        let start_t = *self.start_t.get_or_insert(t);
+        let warm = bg.frames() > self.params.warmup_frames && t - start_t >= self.params.warmup_s;
         let mut global = frac > self.params.global_frac;
         let blobs = if global || !warm {
             Vec::new()

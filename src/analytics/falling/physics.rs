@@ -388,7 +388,7 @@ pub fn judge(obs: &[Obs], hom: Option<&Homography>, frame_h: f64, p: &PhysicsPar
         return Judgement::reject("not monotonic");
     }
     let dx_px = (xs[xs.len() - 1] - xs[0]).abs();
-    if dx_px > 1.2 * drop_px + 10.0 {
+    if dx_px > 0.8 * drop_px + 10.0 {
         return Judgement::reject("mostly horizontal");
     }
     // Sideways motion of a falling object is near-uniform: no back-and-forth (insects,

@@ -1,0 +1,212 @@
+//! `vigil serve`: every configured camera through the pipeline, the event store, the HTTP API,
+//! live events, webhooks and the console, in one process.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+
+use vigil::api::{self, AppState, CameraStatus, EventBus, EventIds, SharedCameras};
+use vigil::auth::{self, Role};
+use vigil::config::Config;
+use vigil::events::{EventUpdate, Phase};
+use vigil::node::{Node, NodeEvent};
+use vigil::store::{EvidenceKind, Store};
+
+#[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    /// vigil TOML config (cameras, node, api, webhooks, retention).
+    #[arg(long)]
+    pub config: PathBuf,
+    /// Override `node.api_addr`.
+    #[arg(long)]
+    pub addr: Option<String>,
+}
+
+/// First start: create an `admin` user with a random password, written (mode 0600) beside the
+/// database, so a fresh node is never open and never has a known default password.
+fn bootstrap_admin(store: &Store, data_dir: &std::path::Path) -> Result<()> {
+    if auth::user_count(store).context("counting users")? > 0 {
+        return Ok(());
+    }
+    let password: String = {
+        use rand::Rng;
+        const CHARS: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+        let mut rng = rand::thread_rng();
+        (0..16)
+            .map(|_| CHARS[rng.gen_range(0..CHARS.len())] as char)
+            .collect()
+    };
+    auth::add_user(store, "admin", Role::Admin, &password).context("creating the admin user")?;
+    let path = data_dir.join("initial-admin-password");
+    std::fs::write(&path, format!("{password}\n"))
+        .with_context(|| format!("writing {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
+    }
+    tracing::warn!(file = %path.display(), "created user 'admin'; its password is in this file");
+    Ok(())
+}
+
+/// Store every event change, then publish it (store first: nobody hears of an event that
+/// is not committed).
+fn consume(rx: std::sync::mpsc::Receiver<NodeEvent>, store: Store, bus: EventBus) {
+    let mut ids = EventIds::new();
+    for ev in rx {
+        let (phase, event) = match ev {
+            NodeEvent::Alarm(e) => (Phase::New, e),
+            NodeEvent::Complete(e) => (Phase::End, e),
+        };
+        let key = (event.camera.clone(), event.id);
+        // Evidence is attached before the end notice goes out, so subscribers see it.
+        if phase == Phase::End {
+            if let (Some(&id), Some(paths)) = (ids.get(&key), event.evidence.as_ref()) {
+                attach(&store, id, paths);
+            }
+        }
+        let known = ids.contains_key(&key);
+        let upd = EventUpdate {
+            phase,
+            event: event.clone(),
+            pictures: Vec::new(),
+        };
+        match api::commit_update(&store, &bus, &mut ids, &upd) {
+            Ok(id) => {
+                if phase == Phase::End && !known {
+                    if let Some(paths) = event.evidence.as_ref() {
+                        attach(&store, id, paths);
+                        let _ = bus.publish_from_store(&store, id, "update");
+                    }
+                }
+            }
+            Err(e) => tracing::error!(camera = %event.camera, error = %e, "cannot store event"),
+        }
+    }
+}
+
+fn attach(store: &Store, id: i64, paths: &vigil::events::EvidencePaths) {
+    for (kind, p) in [
+        (EvidenceKind::Clip, &paths.clip),
+        (EvidenceKind::Snapshot, &paths.snapshot),
+        (EvidenceKind::Trajectory, &paths.trajectory),
+    ] {
+        if let Some(p) = p {
+            if let Err(e) = store.attach_evidence(id, kind, std::path::Path::new(p)) {
+                tracing::error!(event = id, path = %p, error = %e, "cannot index evidence");
+            }
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down: finishing events and clips");
+}
+
+pub fn run(args: ServeArgs) -> Result<()> {
+    let cfg = Config::load(&args.config)?;
+    let data_dir = cfg.resolve(&cfg.node.data_dir.to_string_lossy());
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("creating data dir {}", data_dir.display()))?;
+    let store = Store::open(data_dir.join("vigil.db"))?;
+    bootstrap_admin(&store, &data_dir)?;
+    let addr = args.addr.clone().unwrap_or_else(|| cfg.node.api_addr.clone());
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    rt.block_on(async move {
+        let bus = EventBus::new(1024);
+        let cameras = SharedCameras::default();
+        let registry: Arc<dyn api::CameraRegistry> = Arc::new(cameras.clone());
+        let state = AppState::new(store.clone(), bus.clone(), registry.clone(), cfg.api.clone());
+        let app = api::router(state).merge(vigil::console::router());
+        let listener = tokio::net::TcpListener::bind(&addr)
+            .await
+            .with_context(|| format!("binding the API to {addr}"))?;
+        tracing::info!(addr = %addr, "API and console at http://{addr}/");
+
+        let (tx, rx) = std::sync::mpsc::channel();
+        let node = Node::start(&cfg, data_dir.join("evidence"), tx);
+        let consumer = {
+            let (store, bus) = (store.clone(), bus.clone());
+            std::thread::Builder::new()
+                .name("events".into())
+                .spawn(move || consume(rx, store, bus))
+                .context("spawning the event writer")?
+        };
+
+        // Camera figures for the API and health history.
+        let handles: Vec<_> = node
+            .cameras
+            .iter()
+            .map(|c| (c.name.clone(), c.counters.clone(), c.live.clone()))
+            .collect();
+        let status_task = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                for (name, counters, live) in &handles {
+                    let snap = counters.snapshot();
+                    let l = live.lock().map(|l| l.clone()).unwrap_or_default();
+                    let fresh = snap.last_frame_age_s.is_some_and(|a| a < 5.0);
+                    cameras.set(CameraStatus {
+                        name: name.clone(),
+                        kind: l.kind.clone(),
+                        online: snap.online && fresh,
+                        input_fps: if fresh { l.input_fps } else { 0.0 },
+                        analysed_fps: if fresh { l.analysed_fps } else { 0.0 },
+                        decode_errors: snap.decode_errors,
+                        reconnects: snap.reconnects,
+                        last_frame_age_s: snap.last_frame_age_s,
+                        queue_depth: 0,
+                        infer_ms: None,
+                    });
+                }
+            }
+        });
+        let sampler = api::spawn_health_sampler(store.clone(), registry, Duration::from_secs(10));
+        let hooks = vigil::push::spawn_webhook_worker(store.clone(), cfg.webhooks.clone(), &bus);
+        let retention = vigil::push::spawn_retention(store.clone(), cfg.retention.clone());
+
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown_signal())
+            .await;
+        status_task.abort();
+        sampler.abort();
+        retention.abort();
+        // Cameras flush their pending clips; the writer drains the channel and ends.
+        tokio::task::spawn_blocking(move || {
+            node.shutdown();
+            let _ = consumer.join();
+        })
+        .await
+        .context("stopping cameras")?;
+        for h in hooks {
+            h.abort();
+        }
+        served.context("API server")
+    })
+}
