@@ -50,7 +50,12 @@ fn bench(c: &mut Criterion) {
     g.sample_size(20);
 
     g.bench_function("foreground", |b| {
-        let mut bg = Background::new(W as usize, H as usize, Vec::new(), ForegroundParams::default());
+        let mut bg = Background::new(
+            W as usize,
+            H as usize,
+            Vec::new(),
+            ForegroundParams::default(),
+        );
         let mut fg = Vec::new();
         let mut i = 0;
         b.iter(|| {
@@ -60,7 +65,12 @@ fn bench(c: &mut Criterion) {
     });
 
     g.bench_function("foreground+components", |b| {
-        let mut bg = Background::new(W as usize, H as usize, Vec::new(), ForegroundParams::default());
+        let mut bg = Background::new(
+            W as usize,
+            H as usize,
+            Vec::new(),
+            ForegroundParams::default(),
+        );
         let mut fg = Vec::new();
         let mut lab = Labeller::default();
         let mut i = 0;
@@ -73,8 +83,13 @@ fn bench(c: &mut Criterion) {
 
     g.bench_function("analytic_on_frame", |b| {
         // Physics only, so the number is the pixel pipeline plus tracking.
-        let mut a = FallingAnalytic::with_params("bench", &FacadeConfig::default(), Default::default(), false)
-            .expect("valid config");
+        let mut a = FallingAnalytic::with_params(
+            "bench",
+            &FacadeConfig::default(),
+            Default::default(),
+            false,
+        )
+        .expect("valid config");
         let mut i = 0u64;
         b.iter(|| {
             // Keep time moving forward so the tracker sees a continuous stream.
@@ -88,11 +103,14 @@ fn bench(c: &mut Criterion) {
     });
 
     g.bench_function("opencv_mog2", |b| {
-        let mut mog = opencv::video::create_background_subtractor_mog2(500, 16.0, false).expect("mog2");
+        let mut mog =
+            opencv::video::create_background_subtractor_mog2(500, 16.0, false).expect("mog2");
         let mats: Vec<Mat> = fr
             .iter()
             .map(|f| {
-                let mut m = Mat::new_rows_cols_with_default(H as i32, W as i32, CV_8UC1, Scalar::all(0.0)).expect("mat");
+                let mut m =
+                    Mat::new_rows_cols_with_default(H as i32, W as i32, CV_8UC1, Scalar::all(0.0))
+                        .expect("mat");
                 m.data_bytes_mut().expect("bytes").copy_from_slice(&f.gray);
                 m
             })
@@ -101,7 +119,8 @@ fn bench(c: &mut Criterion) {
         let mut i = 0;
         b.iter(|| {
             i = (i + 1) % mats.len();
-            BackgroundSubtractorMOG2Trait::apply(&mut mog, &mats[i], &mut out, -1.0).expect("apply");
+            BackgroundSubtractorMOG2Trait::apply(&mut mog, &mats[i], &mut out, -1.0)
+                .expect("apply");
             black_box(&out);
         })
     });

@@ -234,6 +234,15 @@ pub fn issue_token_for(
 
 /// Resolve a bearer token to its user.
 pub fn authenticate(store: &Store, token: &str) -> Result<Principal, AuthError> {
+    let (p, expires) = lookup_token(store, token)?;
+    if expires.is_some_and(|e| e <= now_ms()) {
+        return Err(AuthError::Expired);
+    }
+    Ok(p)
+}
+
+/// A token's user and expiry (Unix ms), expired or not.
+pub fn lookup_token(store: &Store, token: &str) -> Result<(Principal, Option<i64>), AuthError> {
     if token.is_empty() || token.len() > 200 {
         return Err(AuthError::BadToken);
     }
@@ -248,15 +257,80 @@ pub fn authenticate(store: &Store, token: &str) -> Result<Principal, AuthError> 
         .optional()?)
     })?;
     let (user_id, name, role, expires) = row.ok_or(AuthError::BadToken)?;
-    if expires.is_some_and(|e| e <= now_ms()) {
-        return Err(AuthError::Expired);
-    }
     let role = Role::parse(&role).ok_or(AuthError::BadToken)?;
-    Ok(Principal {
-        user_id,
-        name,
-        role,
-    })
+    Ok((
+        Principal {
+            user_id,
+            name,
+            role,
+        },
+        expires,
+    ))
+}
+
+/// (user, expiry in Unix ms, when cached)
+type CachedToken = (Principal, Option<i64>, std::time::Instant);
+
+/// Short-lived in-memory cache of token lookups, so busy clients do not cost a database
+/// read per request. Expiry is still checked on every use; revocation through
+/// [`TokenCache::forget`] is immediate, other changes (user disabled, token deleted
+/// elsewhere) take effect within `ttl`.
+pub struct TokenCache {
+    ttl: std::time::Duration,
+    map: std::sync::Mutex<std::collections::HashMap<String, CachedToken>>,
+}
+
+impl TokenCache {
+    pub fn new(ttl: std::time::Duration) -> TokenCache {
+        TokenCache {
+            ttl,
+            map: Default::default(),
+        }
+    }
+
+    /// A cached answer, without touching the database (`None`: not cached).
+    pub fn peek(&self, token: &str) -> Option<Result<Principal, AuthError>> {
+        let (p, expires) = self.map.lock().ok().and_then(|m| {
+            m.get(token)
+                .filter(|(_, _, at)| at.elapsed() < self.ttl)
+                .map(|(p, e, _)| (p.clone(), *e))
+        })?;
+        if expires.is_some_and(|e| e <= now_ms()) {
+            return Some(Err(AuthError::Expired));
+        }
+        Some(Ok(p))
+    }
+
+    pub fn authenticate(&self, store: &Store, token: &str) -> Result<Principal, AuthError> {
+        let hit = self.map.lock().ok().and_then(|m| {
+            m.get(token)
+                .filter(|(_, _, at)| at.elapsed() < self.ttl)
+                .map(|(p, e, _)| (p.clone(), *e))
+        });
+        let (p, expires) = match hit {
+            Some(v) => v,
+            None => {
+                let (p, e) = lookup_token(store, token)?;
+                if let Ok(mut m) = self.map.lock() {
+                    if m.len() > 10_000 {
+                        m.clear();
+                    }
+                    m.insert(token.to_string(), (p.clone(), e, std::time::Instant::now()));
+                }
+                (p, e)
+            }
+        };
+        if expires.is_some_and(|e| e <= now_ms()) {
+            return Err(AuthError::Expired);
+        }
+        Ok(p)
+    }
+
+    pub fn forget(&self, token: &str) {
+        if let Ok(mut m) = self.map.lock() {
+            m.remove(token);
+        }
+    }
 }
 
 /// Revoke a token (logout).
@@ -267,6 +341,11 @@ pub fn revoke(store: &Store, token: &str) -> Result<bool, AuthError> {
             [token_hash(token)],
         )?)
     })? > 0)
+}
+
+/// Number of users (a fresh node has none and bootstraps an admin).
+pub fn user_count(store: &Store) -> Result<i64, AuthError> {
+    Ok(store.read(|c| Ok(c.query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))?))?)
 }
 
 #[cfg(test)]
@@ -283,9 +362,4 @@ mod tests {
         assert!(Role::Admin.allows(Action::ManageUsers));
         assert!(Role::Admin.allows(Action::HandleAlarm));
     }
-}
-
-/// Number of users (a fresh node has none and bootstraps an admin).
-pub fn user_count(store: &Store) -> Result<i64, AuthError> {
-    Ok(store.read(|c| Ok(c.query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))?))?)
 }

@@ -722,7 +722,7 @@ fn cameras_health_metrics_openapi() {
     );
     assert!(m.contains("vigil_camera_online{camera=\"lift1\"} 0"), "{m}");
     assert!(
-        m.contains("vigil_events_total{camera=\"east\",kind=\"FallingObject\"} 1"),
+        m.contains("vigil_events_total{camera=\"east\",kind=\"falling_object\"} 1"),
         "{m}"
     );
     assert!(m.contains("vigil_webhook_failures_total 0"));

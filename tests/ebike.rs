@@ -654,8 +654,20 @@ fn banned_bicycle_alarms_once_then_clears_with_snapshot() {
         "{b:?}"
     );
     assert!(ev.confidence >= 0.2);
-    let pic = &news[0].pictures[0];
-    assert_eq!(pic.name, "snapshot.jpg");
+    let pic = news[0]
+        .pictures
+        .iter()
+        .find(|p| p.name == "snapshot.jpg")
+        .expect("snapshot");
+    let clean = news[0]
+        .pictures
+        .iter()
+        .find(|p| p.name == "frame.jpg")
+        .expect("clean frame");
+    assert_ne!(
+        clean.image, pic.image,
+        "the box is drawn on the snapshot only"
+    );
     assert_eq!((pic.image.width(), pic.image.height()), (W, H));
     // The box is drawn in red on the snapshot.
     let p = pic.image.get_pixel(
@@ -665,6 +677,10 @@ fn banned_bicycle_alarms_once_then_clears_with_snapshot() {
     assert_eq!(*p, draw::RED, "box edge drawn");
     let end = &ends[0].event;
     assert_eq!(end.id, ev.id);
+    assert!(
+        ends[0].pictures.iter().any(|p| p.name == "snapshot.jpg"),
+        "End carries the evidence"
+    );
     // Bike left at 5.0 s: cleared from the last sighting (≤ 5 s), not at the end of the clip.
     assert!(
         end.end_s > ev.alarm_s && end.end_s <= 5.0 + 1e-9,
@@ -1064,4 +1080,167 @@ fn dataset_export_writes_yolo_labels_and_hard_negatives() {
     .unwrap();
     assert_eq!((rep.positives, rep.negatives), (1, 1), "{rep:?}");
     assert!(out2.path().join("labels/lift-1_3_3000.txt").is_file());
+}
+
+// ---------------------------------------------------------------- end to end through the pipeline
+
+#[test]
+fn pipeline_on_an_h264_elevator_clip_emits_event_with_evidence() {
+    if model("yolox_nano.onnx").is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let clip = dir.path().join("lift.mp4");
+    let fps = 15.0;
+    let mut wr = vigil::synth::encode::VideoWriter::create(&clip, W, H, fps).expect("encoder");
+    let empty = scene(None);
+    for i in 0..90u32 {
+        // Bike wheeled in at 1 s, parked, wheeled out at 3 s.
+        let img = if (15..45).contains(&i) {
+            scene(Some((200.0 + 3.0 * (i.min(35) - 15) as f64, 250.0)))
+        } else {
+            empty.clone()
+        };
+        wr.write_rgb(img.as_raw()).unwrap();
+    }
+    wr.finish().unwrap();
+    let toml = r#"
+[[camera]]
+name = "lift-9"
+kind = "elevator"
+source = "lift.mp4"
+[camera.elevator]
+ban_bicycles = true
+score_threshold = 0.2
+"#;
+    let cfg = Config::parse(toml).unwrap();
+    let cam = cfg.cameras[0].clone();
+    let ev_dir = dir.path().join("evidence");
+    let mut events = Vec::new();
+    let mut sink = |e: &vigil::events::Event| events.push(e.clone());
+    let stats = vigil::pipeline::analyze_file(
+        &cfg,
+        &cam,
+        &clip,
+        &vigil::pipeline::AnalyzeOptions::full(Some(ev_dir.clone())),
+        &mut sink,
+    )
+    .expect("analyze");
+    assert_eq!(stats.frames, 90);
+    assert_eq!(events.len(), 1, "{events:?}");
+    let e = &events[0];
+    assert_eq!(e.kind, EventKind::EbikeInElevator);
+    assert_eq!(e.label.as_deref(), Some("bicycle"));
+    assert!(
+        e.alarm_s >= 1.0 && e.alarm_s <= 2.0,
+        "alarm at {}",
+        e.alarm_s
+    );
+    assert!(e.end_s > e.alarm_s && e.end_s < 3.2, "end {}", e.end_s);
+    // Evidence: snapshot, clean frame and event.json in the event's folder.
+    let ev = e.evidence.as_ref().expect("evidence paths");
+    let snap = PathBuf::from(ev.snapshot.as_ref().expect("snapshot path"));
+    assert!(snap.is_file(), "{snap:?}");
+    let folder = snap.parent().unwrap();
+    assert!(folder.join("frame.jpg").is_file());
+    assert!(folder.join("event.json").is_file());
+    // And the dataset export takes it from there.
+    let out = dir.path().join("dataset");
+    let rep = export_yolo(&ev_dir, &out, &ExportOptions::default()).unwrap();
+    assert_eq!(rep.positives, 1, "{rep:?}");
+}
+
+// ---------------------------------------------------------------- other layouts (generated models)
+
+/// Constant-output YOLOv8 / YOLOv5 / unknown-layout models from tests/support, or None (skip).
+fn fake_detectors() -> Option<tempfile::TempDir> {
+    model("yolox_nano.onnx")?; // ONNX Runtime set up
+    let dir = tempfile::tempdir().unwrap();
+    let ok = std::process::Command::new("python3")
+        .arg(root().join("tests/support/make_fake_detectors.py"))
+        .arg(dir.path())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if !ok {
+        eprintln!("SKIP: python3 with onnx and numpy not available (pip install onnx numpy)");
+        return None;
+    }
+    Some(dir)
+}
+
+#[test]
+fn yolov8_and_yolov5_layouts_decode_through_centred_letterbox() {
+    let Some(dir) = fake_detectors() else { return };
+    // 128×64 frame → 64×64 input: scale 0.5, centred, 16 px bands top and bottom.
+    let img = RgbImage::from_pixel(128, 64, Rgb([90, 90, 90]));
+    let want_moto = [48.0, 38.0, 80.0, 58.0];
+
+    let mut v8 = Detector::load(&dir.path().join("yolov8.onnx"), &opts()).expect("yolov8");
+    assert_eq!(v8.layout(), LayoutKind::Yolov8);
+    assert_eq!(
+        v8.class_names(),
+        ["person", "bicycle", "motorcycle"],
+        "names from metadata"
+    );
+    let d = v8.detect(img.as_raw(), 128, 64, 0.3).unwrap();
+    let moto: Vec<_> = d.iter().filter(|x| x.class_id == 2).collect();
+    assert_eq!(
+        moto.len(),
+        1,
+        "NMS keeps one of the two overlapping boxes: {d:?}"
+    );
+    assert!((moto[0].score - 0.9).abs() < 1e-6);
+    assert!(iou(&moto[0].bbox, &want_moto) > 0.99, "{:?}", moto[0].bbox);
+
+    let labels = dir.path().join("labels.txt");
+    std::fs::write(&labels, "person\nbicycle\nmotorcycle\n").unwrap();
+    let mut v5 = Detector::load(
+        &dir.path().join("yolov5.onnx"),
+        &DetectorOptions {
+            labels: Some(labels),
+            ..opts()
+        },
+    )
+    .expect("yolov5");
+    assert_eq!(v5.layout(), LayoutKind::Yolov5);
+    let d5 = v5.detect(img.as_raw(), 128, 64, 0.3).unwrap();
+    assert_eq!(d5.len(), d.len(), "{d5:?} vs {d:?}");
+    for (a, b) in d5.iter().zip(&d) {
+        assert_eq!(a.class_id, b.class_id);
+        assert!((a.score - b.score).abs() < 1e-6 && iou(&a.bbox, &b.bbox) > 0.999);
+    }
+    // Without labels or metadata a 3-class model gets placeholder names (not COCO).
+    let v5 = Detector::load(&dir.path().join("yolov5.onnx"), &opts()).unwrap();
+    assert_eq!(v5.class_names()[2], "class2");
+
+    // The e-bike analytic refuses a model without the configured class…
+    let cfg = ElevatorConfig {
+        model: dir.path().join("yolov5.onnx").display().to_string(),
+        ..Default::default()
+    };
+    assert!(EbikeAnalytic::new("lift-1", &cfg, dir.path()).is_err());
+    // …and takes a site model whose class is named in the config.
+    let cfg = ElevatorConfig {
+        model: "yolov8.onnx".into(), // relative to base_dir
+        ..Default::default()
+    };
+    let a = EbikeAnalytic::new("lift-1", &cfg, dir.path()).expect("site model");
+    assert_eq!(a.detector().layout(), LayoutKind::Yolov8);
+
+    let e = Detector::load(&dir.path().join("weird.onnx"), &opts())
+        .err()
+        .expect("unknown layout");
+    assert!(e.to_string().contains("unknown detector layout"), "{e}");
+    // Forcing a layout that does not fit is an error too, not a panic later.
+    let e = Detector::load(
+        &dir.path().join("weird.onnx"),
+        &DetectorOptions {
+            layout: Some(LayoutKind::Yolox),
+            ..opts()
+        },
+    )
+    .err()
+    .expect("forced yolox on a 10x10 output");
+    assert!(e.to_string().contains("weird.onnx"), "{e}");
 }

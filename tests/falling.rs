@@ -41,7 +41,13 @@ fn calibrated() -> FacadeConfig {
     };
     FacadeConfig {
         floor_height_m: 3.0,
-        calibration: vec![pt(0.0, 0.0), pt(20.0, 0.0), pt(20.0, 21.0), pt(0.0, 21.0), pt(10.0, 10.0)],
+        calibration: vec![
+            pt(0.0, 0.0),
+            pt(20.0, 0.0),
+            pt(20.0, 21.0),
+            pt(0.0, 21.0),
+            pt(10.0, 10.0),
+        ],
         masks: Vec::new(),
     }
 }
@@ -53,7 +59,10 @@ fn facade() -> Vec<u8> {
         for x in 0..W {
             let hm = (GROUND_Y - y as f64) / PPM;
             let xm = (x as f64 - 100.0) / PPM;
-            let win = hm.rem_euclid(3.0) > 1.0 && hm.rem_euclid(3.0) < 2.4 && xm.rem_euclid(4.0) > 1.0 && xm.rem_euclid(4.0) < 3.0;
+            let win = hm.rem_euclid(3.0) > 1.0
+                && hm.rem_euclid(3.0) < 2.4
+                && xm.rem_euclid(4.0) > 1.0
+                && xm.rem_euclid(4.0) < 3.0;
             let v = if y as f64 > GROUND_Y {
                 90.0
             } else if win {
@@ -161,9 +170,20 @@ fn calibrated_drop_reports_floor_trajectory_and_picture() {
     assert!(a.is_calibrated());
     let ups = run(&mut a, &frames);
     let new = news(&ups);
-    assert_eq!(new.len(), 1, "exactly one alarm: {:?}", ups.iter().map(|u| (u.phase, u.event.id)).collect::<Vec<_>>());
+    assert_eq!(
+        new.len(),
+        1,
+        "exactly one alarm: {:?}",
+        ups.iter()
+            .map(|u| (u.phase, u.event.id))
+            .collect::<Vec<_>>()
+    );
     let ev = &new[0].event;
-    assert!(ev.alarm_s - 2.0 <= 1.0, "alarm at {} s, released at 2.0 s", ev.alarm_s);
+    assert!(
+        ev.alarm_s - 2.0 <= 1.0,
+        "alarm at {} s, released at 2.0 s",
+        ev.alarm_s
+    );
     let end: Vec<_> = ups.iter().filter(|u| u.phase == Phase::End).collect();
     assert_eq!(end.len(), 1);
     let e = &end[0].event;
@@ -178,10 +198,18 @@ fn calibrated_drop_reports_floor_trajectory_and_picture() {
     let traj = e.trajectory.as_ref().expect("trajectory");
     assert!(traj.len() >= 15, "trajectory has {} points", traj.len());
     assert!(traj.windows(2).all(|w| w[1][0] > w[0][0]));
-    let pic = end[0].pictures.iter().find(|p| p.name == "trajectory.png").expect("picture");
+    let pic = end[0]
+        .pictures
+        .iter()
+        .find(|p| p.name == "trajectory.png")
+        .expect("picture");
     assert_eq!((pic.image.width(), pic.image.height()), (W, H));
     // The picture is not just the background: trajectory marks are coloured.
-    let coloured = pic.image.pixels().filter(|p| p.0[0] != p.0[1] || p.0[1] != p.0[2]).count();
+    let coloured = pic
+        .image
+        .pixels()
+        .filter(|p| p.0[0] != p.0[1] || p.0[1] != p.0[2])
+        .count();
     assert!(coloured > 100, "coloured pixels {coloured}");
     assert!(e.confidence > 0.0 && e.confidence <= 1.0);
 }
@@ -202,7 +230,10 @@ fn uncalibrated_drop_alarms_without_floor() {
     let o = new[0].event.origin.as_ref().expect("origin");
     assert!(o.floor.is_none() && o.height_m.is_none());
     // The pixel origin is near the release point (x = 200 px, y = 460 − 18·20 = 100 px).
-    assert!((o.x - 200.0).abs() < 15.0 && (o.y - 100.0).abs() < 60.0, "origin {o:?}");
+    assert!(
+        (o.x - 200.0).abs() < 15.0 && (o.y - 100.0).abs() < 60.0,
+        "origin {o:?}"
+    );
 }
 
 #[test]
@@ -222,7 +253,10 @@ fn tiny_three_pixel_object_is_found() {
 #[test]
 fn two_simultaneous_drops_from_different_floors() {
     let scene = Scene {
-        objects: vec![(drop(3.0, 20.0, 2.0), 5, 30), (drop(15.0, 11.0, 2.2), 5, 30)],
+        objects: vec![
+            (drop(3.0, 20.0, 2.0), 5, 30),
+            (drop(15.0, 11.0, 2.2), 5, 30),
+        ],
         dur: 5.0,
         noise: 4.0,
         gain: quiet(),
@@ -238,7 +272,10 @@ fn two_simultaneous_drops_from_different_floors() {
         .collect();
     floors.sort();
     assert_eq!(floors.len(), 2);
-    assert!((3..=5).contains(&floors[0]) && (6..=8).contains(&floors[1]), "floors {floors:?}");
+    assert!(
+        (3..=5).contains(&floors[0]) && (6..=8).contains(&floors[1]),
+        "floors {floors:?}"
+    );
     assert_ne!(ends[0].event.id, ends[1].event.id);
 }
 
@@ -251,10 +288,20 @@ fn distractors_raise_no_alarm() {
         let u = (t * 1.3).fract();
         Some((400.0, 20.0 + 440.0 * u))
     });
-    let insect: Obj = Box::new(|t| Some((500.0 + 30.0 * (t * 7.0).sin(), 300.0 + 25.0 * (t * 5.3).cos())));
+    let insect: Obj = Box::new(|t| {
+        Some((
+            500.0 + 30.0 * (t * 7.0).sin(),
+            300.0 + 25.0 * (t * 5.3).cos(),
+        ))
+    });
     let leaf: Obj = Box::new(|t| Some((300.0 + 40.0 * (t * 2.0).sin(), 80.0 + 20.0 * t)));
     let scene = Scene {
-        objects: vec![(bird, 6, 30), (rain, 3, 220), (insect, 8, 20), (leaf, 5, 60)],
+        objects: vec![
+            (bird, 6, 30),
+            (rain, 3, 220),
+            (insect, 8, 20),
+            (leaf, 5, 60),
+        ],
         dur: 8.0,
         noise: 5.0,
         gain: quiet(),
@@ -263,7 +310,11 @@ fn distractors_raise_no_alarm() {
     for cfg in [calibrated(), FacadeConfig::default()] {
         let mut a = FallingAnalytic::new("cam", &cfg).expect("valid");
         let ups = run(&mut a, &frames);
-        assert!(news(&ups).is_empty(), "false alarms: {:?}", news(&ups).iter().map(|u| &u.event).collect::<Vec<_>>());
+        assert!(
+            news(&ups).is_empty(),
+            "false alarms: {:?}",
+            news(&ups).iter().map(|u| &u.event).collect::<Vec<_>>()
+        );
     }
 }
 
@@ -273,13 +324,25 @@ fn light_switch_and_exposure_jump_suppress_rather_than_trigger() {
         objects: vec![],
         dur: 5.0,
         noise: 4.0,
-        gain: Box::new(|t| if t > 2.0 { 45.0 } else if t > 1.0 { -30.0 } else { 0.0 }),
+        gain: Box::new(|t| {
+            if t > 2.0 {
+                45.0
+            } else if t > 1.0 {
+                -30.0
+            } else {
+                0.0
+            }
+        }),
     };
     let frames = render(&scene, 13);
     let mut a = FallingAnalytic::new("cam", &calibrated()).expect("valid");
     let ups = run(&mut a, &frames);
     assert!(news(&ups).is_empty());
-    assert!(a.global_frames >= 2, "global changes seen: {}", a.global_frames);
+    assert!(
+        a.global_frames >= 2,
+        "global changes seen: {}",
+        a.global_frames
+    );
 }
 
 #[test]
@@ -321,7 +384,9 @@ fn black_frozen_and_noisy_streams_do_not_alarm() {
 fn bad_calibration_is_a_clear_error() {
     let mut cfg = calibrated();
     cfg.calibration.truncate(3);
-    let e = FallingAnalytic::new("cam", &cfg).err().expect("too few points rejected");
+    let e = FallingAnalytic::new("cam", &cfg)
+        .err()
+        .expect("too few points rejected");
     assert!(e.to_string().contains("at least 4"), "{e}");
     let collinear = FacadeConfig {
         calibration: (0..5)
@@ -332,7 +397,9 @@ fn bad_calibration_is_a_clear_error() {
             .collect(),
         ..FacadeConfig::default()
     };
-    let e = FallingAnalytic::new("cam", &collinear).err().expect("collinear rejected");
+    let e = FallingAnalytic::new("cam", &collinear)
+        .err()
+        .expect("collinear rejected");
     assert!(matches!(e, FallingError::Calibration { .. }), "{e}");
     assert!(e.to_string().contains("collinear"), "{e}");
 }
@@ -344,8 +411,21 @@ fn homography_recovers_a_perspective_mapping() {
         let w = 1.0 + 0.02 * h;
         ((320.0 + 25.0 * (x - 5.0)) / w, (470.0 - 30.0 * h) / w)
     };
-    let pts: Vec<(f64, f64)> = vec![(0.0, 0.0), (10.0, 0.0), (10.0, 30.0), (0.0, 30.0), (5.0, 12.0), (2.0, 20.0)];
-    let img: Vec<[f64; 2]> = pts.iter().map(|&(x, h)| { let p = truth(x, h); [p.0, p.1] }).collect();
+    let pts: Vec<(f64, f64)> = vec![
+        (0.0, 0.0),
+        (10.0, 0.0),
+        (10.0, 30.0),
+        (0.0, 30.0),
+        (5.0, 12.0),
+        (2.0, 20.0),
+    ];
+    let img: Vec<[f64; 2]> = pts
+        .iter()
+        .map(|&(x, h)| {
+            let p = truth(x, h);
+            [p.0, p.1]
+        })
+        .collect();
     let world: Vec<[f64; 2]> = pts.iter().map(|&(x, h)| [x, h]).collect();
     let hom = Homography::from_points(&img, &world).expect("solvable");
     let (px, py) = truth(7.0, 25.0);
@@ -359,7 +439,12 @@ fn homography_recovers_a_perspective_mapping() {
 fn masks_exclude_their_area() {
     // The drop happens inside a masked polygon: no alarm.
     let mut cfg = calibrated();
-    cfg.masks = vec![vec![[220.0, 0.0], [300.0, 0.0], [300.0, 480.0], [220.0, 480.0]]];
+    cfg.masks = vec![vec![
+        [220.0, 0.0],
+        [300.0, 0.0],
+        [300.0, 480.0],
+        [220.0, 480.0],
+    ]];
     let scene = Scene {
         objects: vec![(drop(8.0, 19.5, 2.0), 5, 40)],
         dur: 5.0,
@@ -377,14 +462,25 @@ fn masks_exclude_their_area() {
 #[test]
 fn foreground_finds_a_two_pixel_blob_in_noise() {
     let base = facade();
-    let mut bg = Background::new(W as usize, H as usize, Vec::new(), ForegroundParams::default());
+    let mut bg = Background::new(
+        W as usize,
+        H as usize,
+        Vec::new(),
+        ForegroundParams::default(),
+    );
     let mut fg = Vec::new();
     let mut rng = Rng(1234);
     for _ in 0..30 {
-        let g: Vec<u8> = base.iter().map(|&v| (v as f64 + rng.noise(4.0)).clamp(0.0, 255.0) as u8).collect();
+        let g: Vec<u8> = base
+            .iter()
+            .map(|&v| (v as f64 + rng.noise(4.0)).clamp(0.0, 255.0) as u8)
+            .collect();
         bg.apply(&g, &mut fg);
     }
-    let mut g: Vec<u8> = base.iter().map(|&v| (v as f64 + rng.noise(4.0)).clamp(0.0, 255.0) as u8).collect();
+    let mut g: Vec<u8> = base
+        .iter()
+        .map(|&v| (v as f64 + rng.noise(4.0)).clamp(0.0, 255.0) as u8)
+        .collect();
     g[(200 * W + 300) as usize] = 20;
     g[(201 * W + 301) as usize] = 20; // diagonal neighbour: 8-connectivity joins them
     bg.apply(&g, &mut fg);
@@ -396,7 +492,11 @@ fn foreground_finds_a_two_pixel_blob_in_noise() {
     assert!((blobs[0].x - 301.0).abs() < 1.0 && (blobs[0].y - 201.0).abs() < 1.0);
 }
 
-fn track(f: impl Fn(f64) -> (f64, f64), t0: f64, t1: f64) -> Vec<vigil::analytics::falling::tracker::Obs> {
+fn track(
+    f: impl Fn(f64) -> (f64, f64),
+    t0: f64,
+    t1: f64,
+) -> Vec<vigil::analytics::falling::tracker::Obs> {
     let n = ((t1 - t0) * FPS) as usize;
     (0..=n)
         .map(|i| {
@@ -423,10 +523,32 @@ fn committed_trajectory_model_separates_unseen_tracks() {
     };
     // Hand-made tracks (not from the training simulator): a drop seen by a tilted camera
     // (foreshortened: pixel acceleration shrinks with height), a bird, rain, a hovering insect.
-    let fall = track(|t| (640.0 + 8.0 * t, 80.0 + 0.5 * 9.8 * 40.0 * t * t / (1.0 + 0.1 * t)), 0.0, 1.2);
-    let bird = track(|t| (100.0 + 300.0 * t, 200.0 + 20.0 * (5.0 * t).sin()), 0.0, 1.5);
+    let fall = track(
+        |t| {
+            (
+                640.0 + 8.0 * t,
+                80.0 + 0.5 * 9.8 * 40.0 * t * t / (1.0 + 0.1 * t),
+            )
+        },
+        0.0,
+        1.2,
+    );
+    let bird = track(
+        |t| (100.0 + 300.0 * t, 200.0 + 20.0 * (5.0 * t).sin()),
+        0.0,
+        1.5,
+    );
     let rain = track(|t| (300.0 + 20.0 * t, 50.0 + 500.0 * t), 0.0, 0.8);
-    let insect = track(|t| (500.0 + 60.0 * (7.0 * t).sin(), 300.0 + 50.0 * (4.3 * t).cos()), 0.0, 1.5);
+    let insect = track(
+        |t| {
+            (
+                500.0 + 60.0 * (7.0 * t).sin(),
+                300.0 + 50.0 * (4.3 * t).cos(),
+            )
+        },
+        0.0,
+        1.5,
+    );
     let p = |m: &mut TrajectoryModel, o: &[vigil::analytics::falling::tracker::Obs]| {
         m.p_falling(o, 720.0).expect("runs").expect("long enough")
     };
@@ -450,7 +572,10 @@ fn analytic_loads_the_model_or_falls_back() {
     .expect("valid");
     assert!(!b.has_model());
     if vigil::infer::find_library().is_ok() {
-        assert!(a.has_model(), "ONNX Runtime is present, so the model must load");
+        assert!(
+            a.has_model(),
+            "ONNX Runtime is present, so the model must load"
+        );
     }
 }
 
@@ -474,14 +599,25 @@ fn eval_cli_parses_and_a_tiny_suite_runs() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("ev");
     let top = Top::try_parse_from([
-        "vigil", "eval", "falling", "--seeds", "1", "--width", "480", "--height", "360", "--no-model", "--out",
+        "vigil",
+        "eval",
+        "falling",
+        "--seeds",
+        "1",
+        "--width",
+        "480",
+        "--height",
+        "360",
+        "--no-model",
+        "--out",
         out.to_str().expect("utf8"),
     ])
     .expect("parses");
     let Cmd::Eval(args) = top.cmd;
     cli_eval::run(args).expect("suite runs");
     let report: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("report.json")).expect("report written")).expect("json");
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).expect("report written"))
+            .expect("json");
     assert_eq!(report["summary"]["clips"], 2);
     assert!(report["summary"]["drops"].as_u64().expect("drops") >= 1);
 }
@@ -491,7 +627,10 @@ fn eval_cli_parses_and_a_tiny_suite_runs() {
 #[ignore]
 fn eval_default_suite() {
     use vigil::analytics::falling::eval::{run_suite, summary_text, SuiteOptions};
-    let seeds = std::env::var("EVAL_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(7);
+    let seeds = std::env::var("EVAL_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(7);
     let opts = SuiteOptions {
         seeds,
         seed: 1,
@@ -500,7 +639,9 @@ fn eval_default_suite() {
         codec: std::env::var("EVAL_CODEC").is_ok(),
         use_model: std::env::var("EVAL_NO_MODEL").is_err(),
         jobs: 2,
-        out: Some(std::path::PathBuf::from(std::env::var("EVAL_OUT").unwrap_or("/tmp/vigil-eval".into()))),
+        out: Some(std::path::PathBuf::from(
+            std::env::var("EVAL_OUT").unwrap_or("/tmp/vigil-eval".into()),
+        )),
     };
     let (s, _) = run_suite(&opts, &|l| eprintln!("{l}")).expect("runs");
     println!("{}", summary_text(&s));
@@ -511,34 +652,70 @@ fn eval_default_suite() {
 #[ignore]
 fn debug_clip() {
     use vigil::analytics::falling::sim::{suite, Scene};
-    let _ = tracing_subscriber::fmt().with_env_filter("vigil=debug").with_test_writer().try_init();
-    let idx: usize = std::env::var("CLIP").ok().and_then(|s| s.parse().ok()).unwrap_or(0);
-    let seeds: usize = std::env::var("EVAL_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(7);
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("vigil=debug")
+        .with_test_writer()
+        .try_init();
+    let idx: usize = std::env::var("CLIP")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let seeds: usize = std::env::var("EVAL_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(7);
     let spec = suite(1, seeds, 1280, 720).remove(idx);
     let mut scene = Scene::new(spec);
     for d in &scene.truth.drops {
         let tr = &d.trajectory;
-        eprintln!("truth floor {} size {} visible {:.2}..{:.2} from {:?} to {:?}", d.floor, d.size_px, d.first_visible_s, d.last_visible_s, tr.first(), tr.last());
+        eprintln!(
+            "truth floor {} size {} visible {:.2}..{:.2} from {:?} to {:?}",
+            d.floor,
+            d.size_px,
+            d.first_visible_s,
+            d.last_visible_s,
+            tr.first(),
+            tr.last()
+        );
     }
     let mut a = FallingAnalytic::new("dbg", &scene.config).expect("valid");
     let mut bg = Background::new(1280, 720, Vec::new(), ForegroundParams::default());
     let mut fg = Vec::new();
     let truth = scene.truth.drops.clone();
     for i in 0..scene.frames() {
-        let f = Frame { index: i, pts_s: i as f64 / 25.0, width: 1280, height: 720, gray: scene.frame(i), rgb: None };
+        let f = Frame {
+            index: i,
+            pts_s: i as f64 / 25.0,
+            width: 1280,
+            height: 720,
+            gray: scene.frame(i),
+            rgb: None,
+        };
         if std::env::var("BLOBS").is_ok() {
             bg.apply(&f.gray, &mut fg);
-            let blobs = Labeller::default().label(&fg, 1280, 720, 2, 4000, 40000).unwrap_or_default();
+            let blobs = Labeller::default()
+                .label(&fg, 1280, 720, 2, 4000, 40000)
+                .unwrap_or_default();
             for d in &truth {
                 if let Some(p) = d.trajectory.iter().find(|p| (p[0] - f.pts_s).abs() < 1e-6) {
-                    let near: Vec<_> = blobs.iter().filter(|b| (b.x - p[1]).abs() < 30.0 && (b.y - p[2]).abs() < 40.0).map(|b| (b.x as i64, b.y as i64, b.area)).collect();
+                    let near: Vec<_> = blobs
+                        .iter()
+                        .filter(|b| (b.x - p[1]).abs() < 30.0 && (b.y - p[2]).abs() < 40.0)
+                        .map(|b| (b.x as i64, b.y as i64, b.area))
+                        .collect();
                     let px = f.gray[(p[2] as usize) * 1280 + p[1] as usize];
-                    eprintln!("t={:.2} truth ({:.0},{:.0}) luma {} blobs {:?}", f.pts_s, p[1], p[2], px, near);
+                    eprintln!(
+                        "t={:.2} truth ({:.0},{:.0}) luma {} blobs {:?}",
+                        f.pts_s, p[1], p[2], px, near
+                    );
                 }
             }
         }
         for u in a.on_frame(&f) {
-            eprintln!("{:?} {} t={:.2} origin {:?}", u.phase, u.event.id, u.event.alarm_s, u.event.origin);
+            eprintln!(
+                "{:?} {} t={:.2} origin {:?}",
+                u.phase, u.event.id, u.event.alarm_s, u.event.origin
+            );
         }
     }
     a.finish();
@@ -552,9 +729,14 @@ fn debug_clip() {
 fn real_footage() {
     use std::io::Read;
     if std::env::var("DEBUG").is_ok() {
-        let _ = tracing_subscriber::fmt().with_env_filter("vigil=debug").with_test_writer().try_init();
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("vigil=debug")
+            .with_test_writer()
+            .try_init();
     }
-    let dir = std::path::PathBuf::from(std::env::var("VIGIL_REAL_DIR").unwrap_or("../shared/real".into()));
+    let dir = std::path::PathBuf::from(
+        std::env::var("VIGIL_REAL_DIR").unwrap_or("../shared/real".into()),
+    );
     if !dir.is_dir() {
         eprintln!("skipping: {} not found", dir.display());
         return;
@@ -565,8 +747,10 @@ fn real_footage() {
             for e in rd.flatten() {
                 let p = e.path();
                 let only = std::env::var("ONLY").unwrap_or_default();
-                if matches!(p.extension().and_then(|x| x.to_str()), Some("mp4") | Some("avi"))
-                    && p.to_string_lossy().contains(&only)
+                if matches!(
+                    p.extension().and_then(|x| x.to_str()),
+                    Some("mp4") | Some("avi")
+                ) && p.to_string_lossy().contains(&only)
                 {
                     clips.push(p);
                 }
@@ -576,14 +760,26 @@ fn real_footage() {
     clips.sort();
     for clip in clips {
         let probe = std::process::Command::new("ffprobe")
-            .args(["-v", "error", "-select_streams", "v:0", "-show_entries", "stream=width,height,avg_frame_rate", "-of", "csv=p=0"])
+            .args([
+                "-v",
+                "error",
+                "-select_streams",
+                "v:0",
+                "-show_entries",
+                "stream=width,height,avg_frame_rate",
+                "-of",
+                "csv=p=0",
+            ])
             .arg(&clip)
             .output()
             .expect("ffprobe");
         let s = String::from_utf8_lossy(&probe.stdout).to_string();
         let parts: Vec<&str> = s.trim().split(',').collect();
         let (w, h): (u32, u32) = (parts[0].parse().expect("w"), parts[1].parse().expect("h"));
-        let fr: Vec<f64> = parts[2].split('/').map(|v| v.parse().unwrap_or(1.0)).collect();
+        let fr: Vec<f64> = parts[2]
+            .split('/')
+            .map(|v| v.parse().unwrap_or(1.0))
+            .collect();
         let fps = fr[0] / fr.get(1).copied().unwrap_or(1.0).max(1e-9);
         let mut child = std::process::Command::new("ffmpeg")
             .args(["-v", "error", "-i"])
@@ -602,7 +798,14 @@ fn real_footage() {
             if out.read_exact(&mut buf).is_err() {
                 break;
             }
-            let f = Frame { index: i, pts_s: i as f64 / fps, width: w, height: h, gray: buf, rgb: None };
+            let f = Frame {
+                index: i,
+                pts_s: i as f64 / fps,
+                width: w,
+                height: h,
+                gray: buf,
+                rgb: None,
+            };
             ups.extend(a.on_frame(&f));
             i += 1;
         }
@@ -611,7 +814,9 @@ fn real_footage() {
         println!(
             "{}: {} frames {}x{} ({:.1} ms/frame analytic+decode), dup frames {}, global {}",
             clip.file_name().and_then(|n| n.to_str()).unwrap_or("?"),
-            i, w, h,
+            i,
+            w,
+            h,
             t0.elapsed().as_secs_f64() * 1000.0 / i.max(1) as f64,
             a.duplicate_frames,
             a.global_frames
@@ -619,13 +824,30 @@ fn real_footage() {
         for u in ups.iter().filter(|u| u.phase == Phase::End) {
             let e = &u.event;
             let tr = e.trajectory.as_deref().unwrap_or(&[]);
-            let (f, l) = (tr.first().copied().unwrap_or_default(), tr.last().copied().unwrap_or_default());
+            let (f, l) = (
+                tr.first().copied().unwrap_or_default(),
+                tr.last().copied().unwrap_or_default(),
+            );
             println!(
                 "   event {} {:.2}-{:.2}s alarm {:.2}s conf {:.2} from ({:.0},{:.0}) to ({:.0},{:.0}) n={}",
                 e.id, e.start_s, e.end_s, e.alarm_s, e.confidence, f[1], f[2], l[1], l[2], tr.len()
             );
+            if std::env::var("TRAJ").is_ok() {
+                println!(
+                    "      {:?}",
+                    tr.iter()
+                        .map(|p| (p[0] * 100.0).round() / 100.0)
+                        .zip(tr.iter().map(|p| (p[1] as i64, p[2] as i64)))
+                        .collect::<Vec<_>>()
+                );
+            }
             if let (Ok(d), Some(p)) = (std::env::var("REAL_PICS"), u.pictures.first()) {
-                let name = format!("{}/{}-{}.png", d, clip.file_stem().and_then(|n| n.to_str()).unwrap_or("x"), e.id);
+                let name = format!(
+                    "{}/{}-{}.png",
+                    d,
+                    clip.file_stem().and_then(|n| n.to_str()).unwrap_or("x"),
+                    e.id
+                );
                 let _ = p.image.save(&name);
             }
         }

@@ -551,11 +551,17 @@ fn full_size_timing() {
 fn dump_elevator() {
     let dir = std::env::var("VIGIL_SYNTH_DUMP").unwrap_or_else(|_| "/tmp/synthdump".into());
     std::fs::create_dir_all(&dir).unwrap();
-    let spec = ElevatorSpec { people: 2, ..Default::default() };
+    let spec = ElevatorSpec {
+        people: 2,
+        ..Default::default()
+    };
     let mut s = vigil::synth::ElevatorScene::new(&spec).unwrap();
     eprintln!("{:?}", s.truth());
     for i in [0u64, 45, 75, 110, 170] {
         let f = s.frame(i);
-        image::RgbImage::from_raw(f.width, f.height, f.rgb).unwrap().save(format!("{dir}/e_{i:03}.png")).unwrap();
+        image::RgbImage::from_raw(f.width, f.height, f.rgb)
+            .unwrap()
+            .save(format!("{dir}/e_{i:03}.png"))
+            .unwrap();
     }
 }

@@ -161,8 +161,11 @@ impl FromRequestParts<AppState> for Principal {
         let token = bearer(parts)
             .or_else(|| query_token(parts))
             .ok_or_else(|| ApiError::unauthorized("missing bearer token"))?;
-        let store = state.store.clone();
-        blocking(move || auth::authenticate(&store, &token).map_err(ApiError::from)).await
+        if let Some(hit) = state.tokens.peek(&token) {
+            return hit.map_err(ApiError::from);
+        }
+        let (store, cache) = (state.store.clone(), state.tokens.clone());
+        blocking(move || cache.authenticate(&store, &token).map_err(ApiError::from)).await
     }
 }
 
@@ -286,6 +289,7 @@ async fn logout(
         .trim()
         .to_string();
     let store = state.store.clone();
+    state.tokens.forget(&token);
     blocking(move || {
         auth::revoke(&store, &token)?;
         audit::append(

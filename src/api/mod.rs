@@ -126,7 +126,10 @@ impl EventBus {
     pub fn publish(&self, n: EventNotice) {
         if n.phase == "new" {
             if let Ok(mut m) = self.metrics.events.lock() {
-                let key = (n.event.camera.clone(), format!("{:?}", n.event.kind));
+                let key = (
+                    n.event.camera.clone(),
+                    crate::store::kind_name(n.event.kind).to_string(),
+                );
                 *m.entry(key).or_insert(0) += 1;
             }
         }
@@ -203,6 +206,7 @@ pub struct AppState {
     pub cameras: Arc<dyn CameraRegistry>,
     pub config: ApiConfig,
     pub started: Instant,
+    pub tokens: Arc<crate::auth::TokenCache>,
 }
 
 impl AppState {
@@ -218,6 +222,9 @@ impl AppState {
             cameras,
             config,
             started: Instant::now(),
+            tokens: Arc::new(crate::auth::TokenCache::new(
+                std::time::Duration::from_secs(5),
+            )),
         }
     }
 }

@@ -271,6 +271,51 @@ fn load_evidence(conn: &Connection, id: i64) -> Result<Vec<EvidenceInfo>, StoreE
     Ok(out)
 }
 
+/// Fill `evidence` of a page of events with one query.
+fn attach_evidence_batch(conn: &Connection, events: &mut [EventRecord]) -> Result<(), StoreError> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let marks = vec!["?"; events.len()].join(",");
+    let sql = format!(
+        "SELECT event_id, kind, path, bytes, sha256, gone FROM evidence \
+         WHERE event_id IN ({marks}) ORDER BY id"
+    );
+    let mut st = conn.prepare_cached(&sql)?;
+    let rows = st.query_map(
+        rusqlite::params_from_iter(events.iter().map(|e| e.id)),
+        |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, i64>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, bool>(5)?,
+            ))
+        },
+    )?;
+    let mut by_id: std::collections::HashMap<i64, Vec<EvidenceInfo>> = Default::default();
+    for row in rows {
+        let (eid, k, path, bytes, sha256, gone) = row?;
+        if let Some(kind) = EvidenceKind::parse(&k) {
+            by_id.entry(eid).or_default().push(EvidenceInfo {
+                kind,
+                path,
+                bytes: bytes.max(0) as u64,
+                sha256,
+                gone,
+            });
+        }
+    }
+    for e in events.iter_mut() {
+        if let Some(v) = by_id.remove(&e.id) {
+            e.evidence = v;
+        }
+    }
+    Ok(())
+}
+
 /// Write the outbox notice for the event's current row inside `tx`.
 fn add_notice(tx: &Transaction<'_>, id: i64, phase: &str) -> Result<(), StoreError> {
     let rec = load_full(tx, id)?.ok_or_else(|| StoreError::NotFound(format!("event {id}")))?;
@@ -478,9 +523,7 @@ impl Store {
                 .collect::<Result<_, _>>()?;
             let more = events.len() > limit;
             events.truncate(limit);
-            for e in &mut events {
-                e.evidence = load_evidence(c, e.id)?;
-            }
+            attach_evidence_batch(c, &mut events)?;
             let next_cursor = if more {
                 events.last().map(|e| e.id.to_string())
             } else {

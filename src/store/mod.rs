@@ -24,6 +24,11 @@ pub use events::{
 pub use health::{HealthSample, HealthWindow};
 pub use retention::RetentionReport;
 
+/// Stable snake_case name of an event kind (`falling_object`, ...).
+pub fn kind_name(k: crate::events::EventKind) -> &'static str {
+    events::kind_str(k)
+}
+
 /// `new`, `update` or `end`.
 pub fn phase_name(p: crate::events::Phase) -> &'static str {
     events::phase_str(p)

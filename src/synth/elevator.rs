@@ -294,16 +294,16 @@ impl ElevatorScene {
             if s < 0.0 && o < 0.3 {
                 continue;
             }
-            let sc = 1.0 + 1.6 * s.max(0.0);
+            let sc = 1.0 + 0.9 * s.max(0.0);
             let foot_y = (FAR_Y1 + (1.0 - FAR_Y1 - 0.04) * s.max(0.0)) * hf;
             let x = wf * (0.5 + m.lateral * 0.18 * s.max(0.0) * 2.0);
-            let ph = 0.36 * hf * sc * m.height;
+            let ph = 0.3 * hf * sc * m.height;
             let walking = (t - m.enter_s) < m.walk_s || m.exit_s.is_some_and(|e| t > e - m.walk_s);
             let swing = if walking { (t * 9.0).sin() * 0.25 } else { 0.0 };
             if m.ebike {
-                let wr = 0.09 * hf * sc;
-                let len = 0.42 * hf * sc;
-                let bx = x + 0.12 * hf * sc;
+                let wr = 0.075 * hf * sc;
+                let len = 0.36 * hf * sc;
+                let bx = x + 0.07 * wf * sc;
                 for (dx, dy) in [(-0.0, 0.0), (0.0, -len * 0.9)] {
                     // Wheels (seen slightly from the side as the bike is wheeled in).
                     draw_blurred(
@@ -337,7 +337,7 @@ impl ElevatorScene {
                     y: foot_y - wr - len * 0.55,
                     angle: 0.0,
                     shape: Shape::Segment {
-                        half_len: wr * 1.2,
+                        half_len: wr * 0.7,
                         r: wr * 0.12,
                     },
                 };
@@ -353,7 +353,7 @@ impl ElevatorScene {
                 };
                 draw_blurred(&mut c, &[battery], [20.0, 20.0, 24.0], 1.0, 0.1);
             }
-            let px = if m.ebike { x - 0.1 * hf * sc } else { x };
+            let px = if m.ebike { x - 0.05 * wf * sc } else { x };
             for side in [-1.0, 1.0] {
                 let leg = Pose {
                     x: px + side * ph * 0.05 + side * swing * ph * 0.1,

@@ -534,7 +534,7 @@ impl FacadeScene {
     /// Image points on the main facade with their facade-plane metres.
     pub fn calibration(&self) -> Vec<CalibPoint> {
         let (w, h) = (self.spec.width as f64, self.spec.height as f64);
-        for grid in [3usize, 5, 8, 12] {
+        for grid in [5usize, 8, 12] {
             let mut pts = Vec::new();
             for gy in 0..grid {
                 for gx in 0..grid {

@@ -55,8 +55,6 @@ struct Best {
 
 struct Open {
     event: Event,
-    /// The snapshot changed since it was last emitted.
-    dirty: bool,
 }
 
 /// Counters for benchmarks and evaluation.
@@ -186,14 +184,15 @@ impl EbikeAnalytic {
             .unwrap_or_else(|| format!("class{}", d.class_id))
     }
 
-    /// The annotated snapshot and the clean frame (for dataset export).
+    /// The clean frame (for dataset export) and the annotated snapshot. The snapshot goes
+    /// last: the pipeline records the last non-trajectory picture as the event's snapshot.
     fn pictures(&self, b: &Best) -> Vec<Picture> {
         vec![
-            self.snapshot(b),
             Picture {
                 name: "frame.jpg".into(),
                 image: b.image.clone(),
             },
+            self.snapshot(b),
         ]
     }
 
@@ -241,9 +240,10 @@ impl EbikeAnalytic {
     fn close(&mut self, end_s: f64) -> Option<EventUpdate> {
         let mut open = self.open.take()?;
         open.event.end_s = end_s.max(open.event.start_s);
-        let pictures = match (&self.best, open.dirty) {
-            (Some(b), true) => self.pictures(b),
-            _ => Vec::new(),
+        // The pipeline stores evidence at End, so the final pictures always go with it.
+        let pictures = match &self.best {
+            Some(b) => self.pictures(b),
+            None => Vec::new(),
         };
         self.best = None;
         self.fire(&open.event, ActionTrigger::Clear, end_s);
@@ -324,7 +324,6 @@ impl Analytic for EbikeAnalytic {
                 });
                 let label = self.label_of(d);
                 if let Some(o) = &mut self.open {
-                    o.dirty = true;
                     o.event.confidence = d.score as f64;
                     o.event.bbox = Some(d.bbox.map(|v| v as f64));
                     o.event.label = Some(label);
@@ -362,10 +361,7 @@ impl Analytic for EbikeAnalytic {
                         event: ev.clone(),
                         pictures,
                     });
-                    self.open = Some(Open {
-                        event: ev,
-                        dirty: false,
-                    });
+                    self.open = Some(Open { event: ev });
                 }
             }
             Some(Transition::Clear { last_seen_s }) => {

@@ -200,7 +200,7 @@ impl Detector {
         // and warms the session up.
         let mut buf = Array4::<f32>::zeros((1, 3, h as usize, w as usize));
         buf.fill(114.0);
-        let outs: Vec<(String, Vec<i64>)> = {
+        let (outs, layout) = {
             let data = buf
                 .as_slice()
                 .ok_or_else(|| model_err(path, "input buffer"))?;
@@ -210,17 +210,41 @@ impl Detector {
             let res = session
                 .run(ort::inputs![input_name.as_str() => t])
                 .map_err(|e| model_err(path, format!("test inference failed: {e}")))?;
-            let mut v = Vec::new();
+            let mut outs: Vec<(String, Vec<i64>)> = Vec::new();
+            let mut datas: Vec<&[f32]> = Vec::new();
             for (name, val) in res.iter() {
                 let (shape, _) = val
                     .try_extract_tensor::<f32>()
                     .map_err(|e| model_err(path, format!("output {name}: {e}")))?;
-                v.push((name.to_string(), shape.to_vec()));
+                outs.push((name.to_string(), shape.to_vec()));
             }
-            v
+            for (name, _) in &outs {
+                let val = res
+                    .get(name)
+                    .ok_or_else(|| model_err(path, format!("output {name} missing")))?;
+                let (_, d) = val
+                    .try_extract_tensor::<f32>()
+                    .map_err(|e| model_err(path, format!("output {name}: {e}")))?;
+                datas.push(d);
+            }
+            let layout = recognise(opts.layout, &outs, names_meta.is_some(), w, h)
+                .map_err(|r| model_err(path, r))?;
+            // Decode the dry run too, so a layout that does not fit fails here, not per frame.
+            let views: Vec<Output<'_>> = outs
+                .iter()
+                .zip(&datas)
+                .map(|((name, shape), data)| Output { name, shape, data })
+                .collect();
+            layout
+                .decode(&views, f32::INFINITY, &mut Vec::new())
+                .map_err(|r| {
+                    model_err(
+                        path,
+                        format!("{} layout does not fit: {r}", layout.kind().as_str()),
+                    )
+                })?;
+            (outs, layout)
         };
-        let layout = recognise(opts.layout, &outs, names_meta.is_some(), w, h)
-            .map_err(|r| model_err(path, r))?;
         let classes = layout.num_classes();
         let names = match (&opts.labels, &names_meta) {
             (Some(lp), _) => {

@@ -121,7 +121,11 @@ impl Background {
         let min_step = self.params.min_step;
         let bs = self.params.bg_shift;
         // Learn the noise level fast while the model is young.
-        let ds = if self.frames < 40 { self.params.dev_shift.min(3) } else { self.params.dev_shift };
+        let ds = if self.frames < 40 {
+            self.params.dev_shift.min(3)
+        } else {
+            self.params.dev_shift
+        };
         // Process row-sized chunks so the compiler sees equal-length slices (no bounds checks).
         let mut count = 0usize;
         for ((((g, b), d), p), (m, f)) in gray
@@ -152,7 +156,13 @@ fn fg_kernel(
     bs: u32,
     ds: u32,
 ) -> usize {
-    let len = g.len().min(b.len()).min(d.len()).min(p.len()).min(m.len()).min(f.len());
+    let len = g
+        .len()
+        .min(b.len())
+        .min(d.len())
+        .min(p.len())
+        .min(m.len())
+        .min(f.len());
     let (g, b, d, p, m, f) = (
         &g[..len],
         &mut b[..len],
@@ -180,6 +190,58 @@ fn fg_kernel(
         p[i] = g[i];
     }
     count as usize
+}
+
+impl Background {
+    /// Clear foreground pixels that match the background somewhere within `r` px: camera
+    /// jitter and compression ringing move edges by a pixel or two, a real object does not
+    /// look like its surroundings. Runs only on foreground pixels (sparse). Returns the count
+    /// of remaining foreground pixels.
+    pub fn suppress_shifted(&self, gray: &[u8], fg: &mut [u8], r: usize) -> usize {
+        let (w, h) = (self.width, self.height);
+        if gray.len() != w * h || fg.len() != w * h {
+            return 0;
+        }
+        let min_diff = self.params.min_diff * SCALE;
+        let mut count = 0;
+        for y in 0..h {
+            let row = y * w;
+            let mut x = 0;
+            while x < w {
+                if x + 8 <= w {
+                    let mut b = [0u8; 8];
+                    b.copy_from_slice(&fg[row + x..row + x + 8]);
+                    if u64::from_ne_bytes(b) == 0 {
+                        x += 8;
+                        continue;
+                    }
+                }
+                let i = row + x;
+                if fg[i] != 0 {
+                    let v = gray[i] as i16 * SCALE;
+                    let (y0, y1) = (y.saturating_sub(r), (y + r).min(h - 1));
+                    let (x0, x1) = (x.saturating_sub(r), (x + r).min(w - 1));
+                    let mut matched = false;
+                    'n: for yy in y0..=y1 {
+                        for xx in x0..=x1 {
+                            let j = yy * w + xx;
+                            if (v - self.bg[j]).abs() <= min_diff + (self.dev[j] >> 1) {
+                                matched = true;
+                                break 'n;
+                            }
+                        }
+                    }
+                    if matched {
+                        fg[i] = 0;
+                    } else {
+                        count += 1;
+                    }
+                }
+                x += 1;
+            }
+        }
+        count
+    }
 }
 
 /// Rasterise polygon masks (`FacadeConfig.masks`, analysis pixels) into a 0/255 keep-mask.

@@ -42,7 +42,11 @@ pub fn features(obs: &[Obs], frame_h: f64) -> Option<[f32; N_FEATURES]> {
             j += 1;
         }
         let (a, b) = (obs[j], obs[(j + 1).min(obs.len() - 1)]);
-        let w = if b.t > a.t { ((t - a.t) / (b.t - a.t)).clamp(0.0, 1.0) } else { 0.0 };
+        let w = if b.t > a.t {
+            ((t - a.t) / (b.t - a.t)).clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
         let x = a.x + w * (b.x - a.x);
         let y = a.y + w * (b.y - a.y);
         f[2 * k] = ((x - x0) / s) as f32;
@@ -128,7 +132,10 @@ impl TrajectoryModel {
             .try_extract_tensor::<f32>()
             .map_err(|e| ClassifierError::Run(e.to_string()))?;
         if data.len() < 6 {
-            return Err(ClassifierError::Run(format!("expected 6 outputs, got {}", data.len())));
+            return Err(ClassifierError::Run(format!(
+                "expected 6 outputs, got {}",
+                data.len()
+            )));
         }
         let mut p = [0f32; 6];
         p.copy_from_slice(&data[..6]);

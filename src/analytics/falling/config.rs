@@ -51,10 +51,7 @@ impl FacadeConfig {
         if !self.calibration.is_empty() && self.calibration.len() < 4 {
             return Err((
                 "facade.calibration".into(),
-                format!(
-                    "needs at least 4 points, got {}",
-                    self.calibration.len()
-                ),
+                format!("needs at least 4 points, got {}", self.calibration.len()),
             ));
         }
         for (i, m) in self.masks.iter().enumerate() {

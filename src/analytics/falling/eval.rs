@@ -86,16 +86,24 @@ pub struct ClipResult {
 }
 
 /// Match the completed events of one clip to its truth drops (greedy, earliest alarm first).
-pub fn score_clip(clip: &str, duration_s: f64, events: &[Event], truth: &[TruthDrop], p: &MatchParams) -> ClipResult {
+pub fn score_clip(
+    clip: &str,
+    duration_s: f64,
+    events: &[Event],
+    truth: &[TruthDrop],
+    p: &MatchParams,
+) -> ClipResult {
     let mut used = vec![false; events.len()];
     let mut drops = Vec::new();
-    for d in truth {
+    // Drops that never showed in the picture (fell outside the view) cannot be detected.
+    for d in truth.iter().filter(|d| !d.trajectory.is_empty()) {
         let mut best: Option<(usize, f64)> = None;
         for (i, e) in events.iter().enumerate() {
             if used[i] {
                 continue;
             }
-            let overlap = e.start_s <= d.last_visible_s + p.time_slack_s && e.end_s >= d.first_visible_s - p.time_slack_s;
+            let overlap = e.start_s <= d.last_visible_s + p.time_slack_s
+                && e.end_s >= d.first_visible_s - p.time_slack_s;
             if !overlap {
                 continue;
             }
@@ -111,9 +119,13 @@ pub fn score_clip(clip: &str, duration_s: f64, events: &[Event], truth: &[TruthD
                         .unwrap_or(f64::MAX);
                     near
                 }
-                _ => e.origin.as_ref().map(|o| (o.x - d.release_px[0]).abs()).unwrap_or(f64::MAX),
+                _ => e
+                    .origin
+                    .as_ref()
+                    .map(|o| (o.x - d.release_px[0]).abs())
+                    .unwrap_or(f64::MAX),
             };
-            if dist <= p.origin_tol_px && best.is_none_or(|(_, bd)| dist < bd) {
+            if dist <= p.origin_tol_px && best.map_or(true, |(_, bd)| dist < bd) {
                 best = Some((i, dist));
             }
         }
@@ -205,7 +217,10 @@ pub fn summarise(clips: &[ClipResult]) -> Summary {
     let small: Vec<&&DropResult> = all.iter().filter(|d| d.size_px <= 4).collect();
     let large: Vec<&&DropResult> = all.iter().filter(|d| d.size_px >= 5).collect();
     let det: Vec<&&DropResult> = all.iter().filter(|d| d.detected).collect();
-    let with_floor: Vec<(i32, i32)> = det.iter().filter_map(|d| d.event_floor.map(|f| (f, d.floor))).collect();
+    let with_floor: Vec<(i32, i32)> = det
+        .iter()
+        .filter_map(|d| d.event_floor.map(|f| (f, d.floor)))
+        .collect();
     let mut lat: Vec<f64> = det.iter().filter_map(|d| d.latency_s).collect();
     let hours: f64 = clips.iter().map(|c| c.duration_s).sum::<f64>() / 3600.0;
     let neg: Vec<&ClipResult> = clips.iter().filter(|c| c.drops.is_empty()).collect();
@@ -222,12 +237,29 @@ pub fn summarise(clips: &[ClipResult]) -> Summary {
         recall_large_5px: ratio(large.iter().filter(|d| d.detected).count(), large.len()),
         drops_large: large.len(),
         false_alarms: fa,
-        false_alarms_per_hour: if hours > 0.0 { fa as f64 / hours } else { f64::NAN },
+        false_alarms_per_hour: if hours > 0.0 {
+            fa as f64 / hours
+        } else {
+            f64::NAN
+        },
         distractor_hours: neg_hours,
         distractor_false_alarms: neg_fa,
-        distractor_false_alarms_per_hour: if neg_hours > 0.0 { neg_fa as f64 / neg_hours } else { f64::NAN },
-        floor_exact: ratio(with_floor.iter().filter(|(a, b)| a == b).count(), with_floor.len()),
-        floor_within_1: ratio(with_floor.iter().filter(|(a, b)| (a - b).abs() <= 1).count(), with_floor.len()),
+        distractor_false_alarms_per_hour: if neg_hours > 0.0 {
+            neg_fa as f64 / neg_hours
+        } else {
+            f64::NAN
+        },
+        floor_exact: ratio(
+            with_floor.iter().filter(|(a, b)| a == b).count(),
+            with_floor.len(),
+        ),
+        floor_within_1: ratio(
+            with_floor
+                .iter()
+                .filter(|(a, b)| (a - b).abs() <= 1)
+                .count(),
+            with_floor.len(),
+        ),
         latency_p50_s: percentile(&mut lat, 0.5),
         latency_p90_s: percentile(&mut lat, 0.9),
         latency_max_s: percentile(&mut lat, 1.0),
@@ -238,9 +270,20 @@ fn encode_decode(scene: &mut Scene, dir: &Path, name: &str) -> Result<Vec<Vec<u8
     let (w, h) = (scene.spec.width, scene.spec.height);
     let mp4 = dir.join(format!("{name}.mp4"));
     let mut enc = Command::new("ffmpeg")
-        .args(["-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "gray", "-s"])
+        .args([
+            "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "gray", "-s",
+        ])
         .arg(format!("{w}x{h}"))
-        .args(["-r", &format!("{}", scene.spec.fps), "-i", "-", "-c:v", "libx264", "-preset", "veryfast"])
+        .args([
+            "-r",
+            &format!("{}", scene.spec.fps),
+            "-i",
+            "-",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+        ])
         .args(["-crf", "23", "-pix_fmt", "yuv420p"])
         .arg(&mp4)
         .stdin(Stdio::piped())
@@ -248,13 +291,18 @@ fn encode_decode(scene: &mut Scene, dir: &Path, name: &str) -> Result<Vec<Vec<u8
         .map_err(|e| EvalError::Ffmpeg(format!("cannot run ffmpeg: {e}")))?;
     if let Some(stdin) = enc.stdin.as_mut() {
         for i in 0..scene.frames() {
-            stdin.write_all(&scene.frame(i)).map_err(io("writing to ffmpeg"))?;
+            stdin
+                .write_all(&scene.frame(i))
+                .map_err(io("writing to ffmpeg"))?;
         }
     }
     drop(enc.stdin.take());
     let st = enc.wait().map_err(io("ffmpeg"))?;
     if !st.success() {
-        return Err(EvalError::Ffmpeg(format!("encoding {} failed", mp4.display())));
+        return Err(EvalError::Ffmpeg(format!(
+            "encoding {} failed",
+            mp4.display()
+        )));
     }
     let mut dec = Command::new("ffmpeg")
         .args(["-v", "error", "-i"])
@@ -282,7 +330,12 @@ fn encode_decode(scene: &mut Scene, dir: &Path, name: &str) -> Result<Vec<Vec<u8
 pub fn run_clip(spec: SceneSpec, idx: usize, opts: &SuiteOptions) -> Result<ClipResult, EvalError> {
     let name = format!("clip{idx:03}");
     let mut scene = Scene::new(spec);
-    let mut analytic = FallingAnalytic::with_params(&name, &scene.config, FallingParams::default(), opts.use_model)?;
+    let mut analytic = FallingAnalytic::with_params(
+        &name,
+        &scene.config,
+        FallingParams::default(),
+        opts.use_model,
+    )?;
     let fps = scene.spec.fps;
     let (w, h) = (scene.spec.width, scene.spec.height);
     let mut events: Vec<Event> = Vec::new();
@@ -319,7 +372,13 @@ pub fn run_clip(spec: SceneSpec, idx: usize, opts: &SuiteOptions) -> Result<Clip
         }
     }
     handle(analytic.finish());
-    let mut r = score_clip(&name, scene.spec.duration_s, &events, &scene.truth.drops, &MatchParams::default());
+    let mut r = score_clip(
+        &name,
+        scene.spec.duration_s,
+        &events,
+        &scene.truth.drops,
+        &MatchParams::default(),
+    );
     r.night = scene.spec.night;
     r.distractors = scene
         .spec
@@ -336,12 +395,16 @@ pub fn run_clip(spec: SceneSpec, idx: usize, opts: &SuiteOptions) -> Result<Clip
 }
 
 /// Run the whole suite on `opts.jobs` threads; `progress` gets one line per clip.
-pub fn run_suite(opts: &SuiteOptions, progress: &(dyn Fn(&str) + Sync)) -> Result<(Summary, Vec<ClipResult>), EvalError> {
+pub fn run_suite(
+    opts: &SuiteOptions,
+    progress: &(dyn Fn(&str) + Sync),
+) -> Result<(Summary, Vec<ClipResult>), EvalError> {
     let specs = suite(opts.seed, opts.seeds, opts.width, opts.height);
     if let Some(d) = &opts.out {
         std::fs::create_dir_all(d).map_err(io("creating the output folder"))?;
     }
-    let work: Mutex<Vec<(usize, SceneSpec)>> = Mutex::new(specs.into_iter().enumerate().rev().collect());
+    let work: Mutex<Vec<(usize, SceneSpec)>> =
+        Mutex::new(specs.into_iter().enumerate().rev().collect());
     let results: Mutex<Vec<(usize, ClipResult)>> = Mutex::new(Vec::new());
     let errors: Mutex<Vec<String>> = Mutex::new(Vec::new());
     std::thread::scope(|sc| {
@@ -402,16 +465,37 @@ fn fmt(v: f64) -> String {
 /// The human-readable summary, with the targets next to the numbers.
 pub fn summary_text(s: &Summary) -> String {
     let mut o = String::new();
-    o += &format!("falling-object evaluation: {} clips, {:.3} h of video\n", s.clips, s.video_hours);
-    o += &format!("  recall            {}  ({} drops)\n", fmt(s.recall), s.drops);
-    o += &format!("    >= 5 px         {}  ({} drops)   target >= 0.97\n", fmt(s.recall_large_5px), s.drops_large);
-    o += &format!("    3-4 px          {}  ({} drops)   target >= 0.85\n", fmt(s.recall_small_3_4px), s.drops_small);
+    o += &format!(
+        "falling-object evaluation: {} clips, {:.3} h of video\n",
+        s.clips, s.video_hours
+    );
+    o += &format!(
+        "  recall            {}  ({} drops)\n",
+        fmt(s.recall),
+        s.drops
+    );
+    o += &format!(
+        "    >= 5 px         {}  ({} drops)   target >= 0.97\n",
+        fmt(s.recall_large_5px),
+        s.drops_large
+    );
+    o += &format!(
+        "    3-4 px          {}  ({} drops)   target >= 0.85\n",
+        fmt(s.recall_small_3_4px),
+        s.drops_small
+    );
     o += &format!(
         "  false alarms      {} in all clips ({:.2}/h); distractor-only: {} in {:.3} h = {:.2}/h   target <= 1/h\n",
         s.false_alarms, s.false_alarms_per_hour, s.distractor_false_alarms, s.distractor_hours, s.distractor_false_alarms_per_hour
     );
-    o += &format!("  floor exact       {}   target >= 0.80\n", fmt(s.floor_exact));
-    o += &format!("  floor +-1         {}   target >= 0.95\n", fmt(s.floor_within_1));
+    o += &format!(
+        "  floor exact       {}   target >= 0.80\n",
+        fmt(s.floor_exact)
+    );
+    o += &format!(
+        "  floor +-1         {}   target >= 0.95\n",
+        fmt(s.floor_within_1)
+    );
     o += &format!(
         "  alarm latency     p50 {} s, p90 {} s, max {} s (alarm - first visible)   target p50 <= 1 s\n",
         fmt(s.latency_p50_s),

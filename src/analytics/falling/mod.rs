@@ -70,6 +70,8 @@ pub struct FallingParams {
     pub dup_px: f64,
     /// Detections per distinct frame a track needs.
     pub min_density: f64,
+    /// Camera shake tolerated by the neighbourhood test (px).
+    pub shift_px: usize,
     /// Minimum model probability of "falling" (when the model is loaded).
     pub min_p_model: f32,
     /// At most this many alarms per `storm_window_s`.
@@ -84,16 +86,17 @@ impl Default for FallingParams {
             tracker: TrackerParams::default(),
             physics: PhysicsParams::default(),
             warmup_frames: 12,
-            warmup_s: 1.5,
+            warmup_s: 0.6,
             global_frac: 0.03,
             reset_frac: 0.12,
             quiet_s: 0.6,
             min_area: 2,
             max_area: 4000,
             merge_gap: 2,
-            dup_px: 30.0,
+            dup_px: 40.0,
             min_density: 0.6,
-            min_p_model: 0.35,
+            shift_px: 2,
+            min_p_model: 0.5,
             max_alarms: 6,
             storm_window_s: 10.0,
         }
@@ -133,6 +136,68 @@ pub struct FallingAnalytic {
     last_distinct_t: Option<f64>,
     /// Media time of the first frame at the current size.
     start_t: Option<f64>,
+    activity: Activity,
+    /// Tail observations of recently ended alarmed tracks (duplicate suppression).
+    recent_alarmed: VecDeque<Vec<tracker::Obs>>,
+}
+
+/// Coarse map of how often each cell had foreground recently. Swaying foliage, flags and
+/// flickering signs keep their cells busy; a falling object crosses a cell once.
+struct Activity {
+    cell: usize,
+    cols: usize,
+    rows: usize,
+    level: Vec<f32>,
+    hit: Vec<bool>,
+    decay: f32,
+    busy: f32,
+}
+
+impl Activity {
+    fn new(w: usize, h: usize, cell: usize, decay: f32, busy: f32) -> Self {
+        let cols = w.div_ceil(cell).max(1);
+        let rows = h.div_ceil(cell).max(1);
+        Activity {
+            cell,
+            cols,
+            rows,
+            level: vec![0.0; cols * rows],
+            hit: vec![false; cols * rows],
+            decay,
+            busy,
+        }
+    }
+
+    fn update(&mut self, blobs: &[blobs::Blob]) -> &Self {
+        self.hit.iter_mut().for_each(|h| *h = false);
+        for b in blobs {
+            let (cx0, cx1) = (
+                b.x0 as usize / self.cell,
+                (b.x1 as usize / self.cell).min(self.cols - 1),
+            );
+            let (cy0, cy1) = (
+                b.y0 as usize / self.cell,
+                (b.y1 as usize / self.cell).min(self.rows - 1),
+            );
+            for cy in cy0..=cy1 {
+                for cx in cx0..=cx1 {
+                    self.hit[cy * self.cols + cx] = true;
+                }
+            }
+        }
+        let d = self.decay;
+        for (l, &h) in self.level.iter_mut().zip(&self.hit) {
+            *l = *l * (1.0 - d) + if h { d } else { 0.0 };
+        }
+        self
+    }
+
+    /// Busy if this cell (or a direct neighbour: leaves wave across cell borders) is.
+    fn is_busy(&self, x: f64, y: f64) -> bool {
+        let cx = (x.max(0.0) as usize / self.cell).min(self.cols - 1);
+        let cy = (y.max(0.0) as usize / self.cell).min(self.rows - 1);
+        self.level[cy * self.cols + cx] > self.busy
+    }
 }
 
 impl FallingAnalytic {
@@ -160,13 +225,18 @@ impl FallingAnalytic {
         } else {
             let img: Vec<[f64; 2]> = cfg.calibration.iter().map(|c| c.px).collect();
             let world: Vec<[f64; 2]> = cfg.calibration.iter().map(|c| c.m).collect();
-            Some(Homography::from_points(&img, &world).map_err(|source| FallingError::Calibration {
-                camera: camera.to_string(),
-                source,
+            Some(Homography::from_points(&img, &world).map_err(|source| {
+                FallingError::Calibration {
+                    camera: camera.to_string(),
+                    source,
+                }
             })?)
         };
         if hom.is_none() {
-            tracing::info!(camera, "facade camera is not calibrated: no floor will be reported");
+            tracing::info!(
+                camera,
+                "facade camera is not calibrated: no floor will be reported"
+            );
         }
         let model = if use_model {
             match classifier::default_model_path() {
@@ -178,7 +248,10 @@ impl FallingAnalytic {
                     }
                 },
                 None => {
-                    tracing::warn!(camera, "models/trajectory.onnx not found; using the physics layer alone");
+                    tracing::warn!(
+                        camera,
+                        "models/trajectory.onnx not found; using the physics layer alone"
+                    );
                     None
                 }
             }
@@ -209,6 +282,8 @@ impl FallingAnalytic {
             frame_dt: 0.04,
             last_distinct_t: None,
             start_t: None,
+            activity: Activity::new(1, 1, 16, 0.02, 0.1),
+            recent_alarmed: VecDeque::new(),
         })
     }
 
@@ -266,7 +341,12 @@ impl FallingAnalytic {
         if (tr.obs.len() as f64) < self.params.min_density * expected {
             return None;
         }
-        let j = physics::judge(&tr.obs, self.hom.as_ref(), self.height as f64, &self.params.physics);
+        let j = physics::judge(
+            &tr.obs,
+            self.hom.as_ref(),
+            self.height as f64,
+            &self.params.physics,
+        );
         if !j.falling {
             return None;
         }
@@ -295,9 +375,19 @@ impl FallingAnalytic {
 
     fn end_track(&mut self, tr: Track, out: &mut Vec<EventUpdate>) {
         let Some(eid) = tr.alarmed else {
-            if tr.obs.len() >= self.params.physics.min_points && tracing::enabled!(tracing::Level::DEBUG) {
-                let j = physics::judge(&tr.obs, self.hom.as_ref(), self.height as f64, &self.params.physics);
-                let p = self.model.as_mut().and_then(|m| m.p_falling(&tr.obs, self.height as f64).ok().flatten());
+            if tr.obs.len() >= self.params.physics.min_points
+                && tracing::enabled!(tracing::Level::DEBUG)
+            {
+                let j = physics::judge(
+                    &tr.obs,
+                    self.hom.as_ref(),
+                    self.height as f64,
+                    &self.params.physics,
+                );
+                let p = self
+                    .model
+                    .as_mut()
+                    .and_then(|m| m.p_falling(&tr.obs, self.height as f64).ok().flatten());
                 let (a, b) = (tr.obs[0], tr.obs[tr.obs.len() - 1]);
                 tracing::debug!(
                     camera = %self.camera, track = tr.id, n = tr.obs.len(),
@@ -311,7 +401,17 @@ impl FallingAnalytic {
             return;
         };
         let (_, mut open) = self.open.remove(pos);
-        let j = physics::judge(&tr.obs, self.hom.as_ref(), self.height as f64, &self.params.physics);
+        let tail: Vec<tracker::Obs> = tr.obs.iter().rev().take(12).copied().collect();
+        self.recent_alarmed.push_back(tail);
+        while self.recent_alarmed.len() > 8 {
+            self.recent_alarmed.pop_front();
+        }
+        let j = physics::judge(
+            &tr.obs,
+            self.hom.as_ref(),
+            self.height as f64,
+            &self.params.physics,
+        );
         let mut pictures = Vec::new();
         if j.falling {
             self.fill_event(&mut open.event, &tr, &j);
@@ -349,7 +449,14 @@ impl FallingAnalytic {
                 floor: origin.as_ref().and_then(|o| o.floor),
                 height_m: origin.as_ref().and_then(|o| o.height_m),
             };
-            let img = picture::trajectory_picture(&bg.background_luma(), self.width, self.height, &tr.obs, &pj, &info);
+            let img = picture::trajectory_picture(
+                &bg.background_luma(),
+                self.width,
+                self.height,
+                &tr.obs,
+                &pj,
+                &info,
+            );
             pictures.push(Picture {
                 name: "trajectory.png".into(),
                 image: img,
@@ -364,11 +471,17 @@ impl FallingAnalytic {
 
     fn reinit(&mut self, w: u32, h: u32) {
         let mask = background::rasterize_masks(w as usize, h as usize, &self.cfg.masks);
-        self.bg = Some(Background::new(w as usize, h as usize, mask, self.params.fg.clone()));
+        self.bg = Some(Background::new(
+            w as usize,
+            h as usize,
+            mask,
+            self.params.fg.clone(),
+        ));
         self.width = w;
         self.height = h;
         self.tracker = Tracker::new(self.params.tracker.clone());
         self.start_t = None;
+        self.activity = Activity::new(w as usize, h as usize, 16, 0.01, 0.15);
     }
 }
 
@@ -381,7 +494,10 @@ impl Analytic for FallingAnalytic {
         let mut out = Vec::new();
         let t = frame.pts_s;
         self.last_t = t;
-        if frame.width == 0 || frame.height == 0 || frame.gray.len() != (frame.width * frame.height) as usize {
+        if frame.width == 0
+            || frame.height == 0
+            || frame.gray.len() != (frame.width * frame.height) as usize
+        {
             self.warn_rate_limited(t, "frame with inconsistent size ignored");
             return out;
         }
@@ -396,8 +512,12 @@ impl Analytic for FallingAnalytic {
         // so the frame difference is taken between distinct pictures.
         let sample: Vec<u8> = frame.gray.iter().step_by(61).copied().collect();
         if sample.len() == self.sample.len() {
-            let sad: u64 = sample.iter().zip(&self.sample).map(|(&a, &b)| (a as i32 - b as i32).unsigned_abs() as u64).sum();
-            if (sad as f64) < 0.25 * sample.len() as f64 {
+            let sad: u64 = sample
+                .iter()
+                .zip(&self.sample)
+                .map(|(&a, &b)| (a as i32 - b as i32).unsigned_abs() as u64)
+                .sum();
+            if (sad as f64) < 0.02 * sample.len() as f64 {
                 self.duplicate_frames += 1;
                 return out;
             }
@@ -410,8 +530,17 @@ impl Analytic for FallingAnalytic {
             }
         }
         self.last_distinct_t = Some(t);
-        let Some(bg) = self.bg.as_mut() else { return out };
-        let n_fg = bg.apply(&frame.gray, &mut self.fg);
+        let Some(bg) = self.bg.as_mut() else {
+            return out;
+        };
+        let raw_fg = bg.apply(&frame.gray, &mut self.fg);
+        // A shaken frame lights up every edge: if that is most of the foreground, the
+        // neighbourhood test below removes it; only what is left counts.
+        let n_fg = if (raw_fg as f64) < 0.2 * bg.active_pixels() as f64 {
+            bg.suppress_shifted(&frame.gray, &mut self.fg, self.params.shift_px)
+        } else {
+            raw_fg
+        };
         let active = bg.active_pixels().max(1);
         let frac = n_fg as f64 / active as f64;
         let start_t = *self.start_t.get_or_insert(t);
@@ -423,11 +552,21 @@ impl Analytic for FallingAnalytic {
             let w = self.width as usize;
             let h = self.height as usize;
             // Label down to 1 px so split parts of one object can be merged before the size cut.
-            match self.labeller.label(&self.fg, w, h, 1, self.params.max_area, 40_000) {
-                Some(b) => blobs::merge_close(b, self.params.merge_gap)
-                    .into_iter()
-                    .filter(|b| b.area >= self.params.min_area && b.area <= self.params.max_area)
-                    .collect(),
+            match self
+                .labeller
+                .label(&self.fg, w, h, 1, self.params.max_area, 40_000)
+            {
+                Some(b) => {
+                    let merged = blobs::merge_close(b, self.params.merge_gap);
+                    let busy = self.activity.update(&merged);
+                    merged
+                        .into_iter()
+                        .filter(|b| {
+                            b.area >= self.params.min_area && b.area <= self.params.max_area
+                        })
+                        .filter(|b| !busy.is_busy(b.x, b.y))
+                        .collect()
+                }
                 None => {
                     global = true;
                     Vec::new()
@@ -466,7 +605,9 @@ impl Analytic for FallingAnalytic {
             .tracks
             .iter()
             .enumerate()
-            .filter(|(_, tr)| tr.alarmed.is_none() && !tr.rejected && tr.misses == 0 && tr.obs.len() >= min_pts)
+            .filter(|(_, tr)| {
+                tr.alarmed.is_none() && !tr.rejected && tr.misses == 0 && tr.obs.len() >= min_pts
+            })
             .map(|(i, _)| i)
             .collect();
         for i in cands {
@@ -475,28 +616,43 @@ impl Analytic for FallingAnalytic {
                 self.tracker.tracks[i].rejected = true;
                 continue;
             }
-            // The same object seen as two tracks (split blobs): keep the first alarm only.
+            // The same object seen as two tracks (split blobs, a track that lost and re-found
+            // it): keep the first alarm only.
             if let Some(last) = tr.obs.last() {
-                let dup = self.tracker.tracks.iter().any(|o| {
-                    o.id != tr.id
-                        && o.alarmed.is_some()
-                        && o.obs.last().is_some_and(|q| {
-                            (q.t - last.t).abs() < 0.2 && (q.x - last.x).hypot(q.y - last.y) < self.params.dup_px
-                        })
-                });
+                let near = |q: &tracker::Obs| {
+                    (q.t - last.t).abs() < 0.3
+                        && (q.x - last.x).hypot(q.y - last.y) < self.params.dup_px
+                };
+                let dup = self
+                    .tracker
+                    .tracks
+                    .iter()
+                    .filter(|o| o.id != tr.id && o.alarmed.is_some())
+                    .flat_map(|o| o.obs.iter().rev().take(12))
+                    .chain(self.recent_alarmed.iter().flat_map(|v| v.iter()))
+                    .any(near);
                 if dup {
                     self.tracker.tracks[i].rejected = true;
                     continue;
                 }
             }
-            let Some((j, conf)) = self.score(&tr) else { continue };
+            let Some((j, conf)) = self.score(&tr) else {
+                continue;
+            };
             // Alarm-storm guard.
-            while self.alarms.front().is_some_and(|&a| t - a > self.params.storm_window_s) {
+            while self
+                .alarms
+                .front()
+                .is_some_and(|&a| t - a > self.params.storm_window_s)
+            {
                 self.alarms.pop_front();
             }
             if self.alarms.len() >= self.params.max_alarms {
                 self.tracker.tracks[i].rejected = true;
-                self.warn_rate_limited(t, "too many falling-object alarms; suppressing (check masks and scene)");
+                self.warn_rate_limited(
+                    t,
+                    "too many falling-object alarms; suppressing (check masks and scene)",
+                );
                 continue;
             }
             self.alarms.push_back(t);

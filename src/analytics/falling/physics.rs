@@ -53,11 +53,24 @@ fn inverse3(m: &[[f64; 3]; 3]) -> Option<[[f64; 3]; 3]> {
     if !det.is_finite() || det.abs() < 1e-15 {
         return None;
     }
-    let c = |r0: usize, c0: usize, r1: usize, c1: usize| m[r0][c0] * m[r1][c1] - m[r0][c1] * m[r1][c0];
+    let c =
+        |r0: usize, c0: usize, r1: usize, c1: usize| m[r0][c0] * m[r1][c1] - m[r0][c1] * m[r1][c0];
     Some([
-        [c(1, 1, 2, 2) / det, -c(0, 1, 2, 2) / det, c(0, 1, 1, 2) / det],
-        [-c(1, 0, 2, 2) / det, c(0, 0, 2, 2) / det, -c(0, 0, 1, 2) / det],
-        [c(1, 0, 2, 1) / det, -c(0, 0, 2, 1) / det, c(0, 0, 1, 1) / det],
+        [
+            c(1, 1, 2, 2) / det,
+            -c(0, 1, 2, 2) / det,
+            c(0, 1, 1, 2) / det,
+        ],
+        [
+            -c(1, 0, 2, 2) / det,
+            c(0, 0, 2, 2) / det,
+            -c(0, 0, 1, 2) / det,
+        ],
+        [
+            c(1, 0, 2, 1) / det,
+            -c(0, 0, 2, 1) / det,
+            c(0, 0, 1, 1) / det,
+        ],
     ])
 }
 
@@ -86,7 +99,10 @@ fn normaliser(pts: &[[f64; 2]]) -> ([[f64; 3]; 3], f64) {
     let l2 = tr / 2.0 - disc;
     let ratio = if l1 > 0.0 { (l2 / l1).max(0.0) } else { 0.0 };
     let s = if md > 0.0 { 2f64.sqrt() / md } else { 1.0 };
-    ([[s, 0.0, -s * cx], [0.0, s, -s * cy], [0.0, 0.0, 1.0]], ratio)
+    (
+        [[s, 0.0, -s * cx], [0.0, s, -s * cy], [0.0, 0.0, 1.0]],
+        ratio,
+    )
 }
 
 /// Solve `a x = b` (n×n) by Gaussian elimination with partial pivoting.
@@ -134,7 +150,11 @@ impl Homography {
         if n < 4 {
             return Err(CalibError::TooFew(n));
         }
-        if img.iter().chain(world).any(|p| !p[0].is_finite() || !p[1].is_finite()) {
+        if img
+            .iter()
+            .chain(world)
+            .any(|p| !p[0].is_finite() || !p[1].is_finite())
+        {
             return Err(CalibError::NotFinite);
         }
         let (ti, ri) = normaliser(img);
@@ -145,10 +165,7 @@ impl Homography {
         if rw < 1e-4 {
             return Err(CalibError::Collinear("facade (m)"));
         }
-        let a_pts: Vec<(f64, f64)> = img
-            .iter()
-            .filter_map(|p| apply(&ti, p[0], p[1]))
-            .collect();
+        let a_pts: Vec<(f64, f64)> = img.iter().filter_map(|p| apply(&ti, p[0], p[1])).collect();
         let b_pts: Vec<(f64, f64)> = world
             .iter()
             .filter_map(|p| apply(&tw, p[0], p[1]))
@@ -182,7 +199,10 @@ impl Homography {
         // Every calibration point must map in front of the camera and reasonably close.
         for (p, w) in img.iter().zip(world) {
             let (u, v) = apply(&h, p[0], p[1]).ok_or(CalibError::Degenerate)?;
-            if !u.is_finite() || !v.is_finite() || ((u - w[0]).powi(2) + (v - w[1]).powi(2)).sqrt() > 1e3 {
+            if !u.is_finite()
+                || !v.is_finite()
+                || ((u - w[0]).powi(2) + (v - w[1]).powi(2)).sqrt() > 1e3
+            {
                 return Err(CalibError::Degenerate);
             }
         }
@@ -403,7 +423,15 @@ pub fn judge(obs: &[Obs], hom: Option<&Homography>, frame_h: f64, p: &PhysicsPar
     }
 }
 
-fn judge_image(ts: &[f64], ys: &[f64], fx: Quad, fy: Quad, drop_px: f64, frame_h: f64, p: &PhysicsParams) -> Judgement {
+fn judge_image(
+    ts: &[f64],
+    ys: &[f64],
+    fx: Quad,
+    fy: Quad,
+    drop_px: f64,
+    frame_h: f64,
+    p: &PhysicsParams,
+) -> Judgement {
     let t0 = ts[0];
     let t1 = ts[ts.len() - 1];
     let dur = t1 - t0;
@@ -443,7 +471,9 @@ fn judge_image(ts: &[f64], ys: &[f64], fx: Quad, fy: Quad, drop_px: f64, frame_h
             tr = tz;
         }
     }
-    let score = (0.5 + 0.25 * (rel_acc / 1.0).min(1.0) + 0.25 * (1.0 - fy.rms / (p.max_rel_rms * drop_px + 1.5)))
+    let score = (0.5
+        + 0.25 * (rel_acc / 1.0).min(1.0)
+        + 0.25 * (1.0 - fy.rms / (p.max_rel_rms * drop_px + 1.5)))
         .clamp(0.0, 1.0);
     Judgement {
         falling: true,
@@ -473,7 +503,11 @@ fn judge_metric(obs: &[Obs], hom: &Homography, fx: Quad, fy: Quad, p: &PhysicsPa
     if ts.len() < p.min_points {
         return Judgement::reject("outside calibration");
     }
-    let (qx, qh, qx2) = match (fit_poly(&ts, &wx, 1), fit_poly(&ts, &wh, 2), fit_poly(&ts, &wx, 2)) {
+    let (qx, qh, qx2) = match (
+        fit_poly(&ts, &wx, 1),
+        fit_poly(&ts, &wh, 2),
+        fit_poly(&ts, &wx, 2),
+    ) {
         (Some(a), Some(b), Some(c)) => (a, b, c),
         _ => return Judgement::reject("fit failed"),
     };
@@ -515,7 +549,10 @@ fn judge_metric(obs: &[Obs], hom: &Homography, fx: Quad, fy: Quad, p: &PhysicsPa
     let (mut h0, mut x0) = (qh.at(tr), qx.at(tr));
     let early = ts.iter().take_while(|&&t| t <= t0 + p.origin_fit_s).count();
     if early >= p.min_points && early < ts.len() {
-        if let (Some(eh), Some(ex)) = (fit_poly(&ts[..early], &wh[..early], 2), fit_poly(&ts[..early], &wx[..early], 1)) {
+        if let (Some(eh), Some(ex)) = (
+            fit_poly(&ts[..early], &wh[..early], 2),
+            fit_poly(&ts[..early], &wx[..early], 1),
+        ) {
             if eh.c[2] < 0.0 {
                 let tze = eh.t0 - eh.c[1] / (2.0 * eh.c[2]);
                 let tre = if tze <= t0 && tze > t0 - 3.0 { tze } else { t0 };

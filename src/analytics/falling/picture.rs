@@ -53,8 +53,18 @@ pub fn trajectory_picture(
         (Some(f), Some(h)) => format!("ORIGIN FLOOR {f} ({h:.1} m)"),
         _ => "ORIGIN (uncalibrated)".to_string(),
     };
-    draw::draw_label(&mut img, ox as i64 + 12, oy as i64 - 8, &origin_txt, draw::RED, scale);
-    let head = format!("{}  falling object  alarm t={:.2}s", info.camera, info.t_alarm);
+    draw::draw_label(
+        &mut img,
+        ox as i64 + 12,
+        oy as i64 - 8,
+        &origin_txt,
+        draw::RED,
+        scale,
+    );
+    let head = format!(
+        "{}  falling object  alarm t={:.2}s",
+        info.camera, info.t_alarm
+    );
     draw::draw_label(&mut img, 4, 4, &head, draw::WHITE, scale);
     img
 }

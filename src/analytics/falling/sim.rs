@@ -94,7 +94,10 @@ impl Cam {
         let (ct, st) = (self.tilt.cos(), self.tilt.sin());
         let zc = (dz * ct + dy * st).max(0.1);
         let yc = -(dy * ct - dz * st);
-        (self.f * dx / zc + self.w / 2.0, self.f * yc / zc + self.h / 2.0)
+        (
+            self.f * dx / zc + self.w / 2.0,
+            self.f * yc / zc + self.h / 2.0,
+        )
     }
 
     /// Back-project a pixel onto the facade plane (Z = 0).
@@ -102,7 +105,7 @@ impl Cam {
         let (ct, st) = (self.tilt.cos(), self.tilt.sin());
         let a = (u - self.w / 2.0) / self.f; // dx / zc
         let b = (v - self.h / 2.0) / self.f; // yc / zc
-        // yc = -(dy ct - d st), zc = d ct + dy st, yc = b zc → solve for dy.
+                                             // yc = -(dy ct - d st), zc = d ct + dy st, yc = b zc → solve for dy.
         let den = ct + b * st;
         if den.abs() < 1e-9 {
             return None;
@@ -187,8 +190,18 @@ impl Scene {
             cam.tilt += ((mid - h / 2.0) / cam.f).atan() * -0.8;
         }
         let night = spec.night;
-        let (wall, win_day, sky) = if night { (35i16, 20i16, 15i16) } else { (165, 95, 215) };
-        let bw = 2.0 * (cam.unproject(w, h / 2.0).map(|p| p.0 - cam.x_c).unwrap_or(30.0)).abs() * 0.85;
+        let (wall, win_day, sky) = if night {
+            (35i16, 20i16, 15i16)
+        } else {
+            (165, 95, 215)
+        };
+        let bw = 2.0
+            * (cam
+                .unproject(w, h / 2.0)
+                .map(|p| p.0 - cam.x_c)
+                .unwrap_or(30.0))
+            .abs()
+            * 0.85;
         let mut lit: Vec<bool> = Vec::new();
         let n_cols = (bw / WIN_PITCH) as usize + 2;
         for _ in 0..(n_cols * (spec.floors as usize + 2)) {
@@ -203,7 +216,8 @@ impl Scene {
                         let fh = hm - fl * FLOOR_H;
                         let col = ((xm + bw / 2.0) / WIN_PITCH).floor();
                         let xw = (xm + bw / 2.0) - col * WIN_PITCH;
-                        let in_win = (0.9..2.4).contains(&fh) && (0.9..2.6).contains(&xw) && fl >= 1.0;
+                        let in_win =
+                            (0.9..2.4).contains(&fh) && (0.9..2.6).contains(&xw) && fl >= 1.0;
                         if in_win {
                             let i = (col as usize) * (spec.floors as usize + 2) + fl as usize;
                             if night && lit.get(i).copied().unwrap_or(false) {
@@ -254,7 +268,11 @@ impl Scene {
             let col = rng.gen_range(0..(n_cols.saturating_sub(2)).max(1)) as f64;
             let xm = -bw / 2.0 + col * WIN_PITCH + 1.75;
             let h0 = (ds.floor - 1) as f64 * FLOOR_H + 1.2;
-            let k = if rng.gen_bool(0.5) { 0.0 } else { rng.gen_range(0.0..0.05) };
+            let k = if rng.gen_bool(0.5) {
+                0.0
+            } else {
+                rng.gen_range(0.0..0.05)
+            };
             let vz = rng.gen_range(0.0..1.0);
             let mut traj = Vec::new();
             let nf = (spec.duration_s * spec.fps) as usize;
@@ -298,8 +316,14 @@ impl Scene {
                         let dir = if rng.gen_bool(0.5) { 1.0 } else { -1.0 };
                         movers.push(Mover {
                             kind: 0,
-                            p: [if dir > 0.0 { -20.0 } else { w + 20.0 }, rng.gen_range(0.05..0.8) * h],
-                            v: [dir * rng.gen_range(120.0..420.0), rng.gen_range(-60.0..60.0)],
+                            p: [
+                                if dir > 0.0 { -20.0 } else { w + 20.0 },
+                                rng.gen_range(0.05..0.8) * h,
+                            ],
+                            v: [
+                                dir * rng.gen_range(120.0..420.0),
+                                rng.gen_range(-60.0..60.0),
+                            ],
                             size: rng.gen_range(4.0..10.0),
                             luma: if night { 60 } else { 40 },
                             phase: rng.gen_range(0.0..6.0),
@@ -545,7 +569,11 @@ pub fn suite(seed: u64, n: usize, width: u32, height: u32) -> Vec<SceneSpec> {
         let mut drops = Vec::new();
         let nd = if rng.gen_bool(0.3) { 2 } else { 1 };
         for k in 0..nd {
-            let size = if (i + k) % 2 == 0 { rng.gen_range(3..=4) } else { rng.gen_range(5..=10) };
+            let size = if (i + k) % 2 == 0 {
+                rng.gen_range(3..=4)
+            } else {
+                rng.gen_range(5..=10)
+            };
             drops.push(DropSpec {
                 floor: rng.gen_range(3..=floors),
                 release_s: rng.gen_range(2.5..5.0) + k as f64 * rng.gen_range(0.0..1.5),

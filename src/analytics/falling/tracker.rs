@@ -123,7 +123,7 @@ impl Default for TrackerParams {
             meas_sd: 1.5,
             vel_sd: 700.0,
             acc_sd: 1500.0,
-            jerk: 2000.0,
+            jerk: 4000.0,
             gate: 3.5,
             gate_px: 4.0,
             max_gap_s: 0.3,
