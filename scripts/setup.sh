@@ -74,5 +74,16 @@ if [ "${1:-}" = "--test" ]; then
   fi
 fi
 
+# --- Python reference tools for the detector tests (onnxruntime reference decode, ONNX
+# builders for layout tests, the trajectory model's numpy training script) ---
+if [ "${1:-}" = "--test" ]; then
+  if ! python3 -c "import onnxruntime, numpy, PIL, onnx" 2>/dev/null; then
+    log "pip install onnxruntime==$ORT_VERSION numpy pillow onnx"
+    python3 -m pip install -q --disable-pip-version-check "onnxruntime==$ORT_VERSION" numpy pillow onnx
+  else
+    log "Python test tools: present"
+  fi
+fi
+
 # --- third-party model weights ---
 bash scripts/fetch-models.sh

@@ -149,8 +149,12 @@ impl CameraConfig {
 
     pub fn is_network(&self) -> bool {
         let s = self.source.to_ascii_lowercase();
-        s.starts_with("rtsp://") || s.starts_with("rtsps://") || s.starts_with("rtmp://")
-            || s.starts_with("http://") || s.starts_with("https://") || s.starts_with("srt://")
+        s.starts_with("rtsp://")
+            || s.starts_with("rtsps://")
+            || s.starts_with("rtmp://")
+            || s.starts_with("http://")
+            || s.starts_with("https://")
+            || s.starts_with("srt://")
     }
 
     pub fn facade_or_default(&self) -> FacadeConfig {
@@ -207,7 +211,8 @@ impl CameraConfig {
                     ));
                 }
                 if let Some(f) = &self.facade {
-                    f.validate().map_err(|(field, reason)| bad(&field, reason))?;
+                    f.validate()
+                        .map_err(|(field, reason)| bad(&field, reason))?;
                 }
             }
             CameraKind::Elevator => {
@@ -218,7 +223,8 @@ impl CameraConfig {
                     ));
                 }
                 if let Some(e) = &self.elevator {
-                    e.validate().map_err(|(field, reason)| bad(&field, reason))?;
+                    e.validate()
+                        .map_err(|(field, reason)| bad(&field, reason))?;
                 }
             }
         }
@@ -278,10 +284,7 @@ impl Config {
 
     pub fn validate(&self) -> Result<(), ConfigError> {
         let n = &self.node;
-        for (field, v) in [
-            ("pre_roll_s", n.pre_roll_s),
-            ("post_roll_s", n.post_roll_s),
-        ] {
+        for (field, v) in [("pre_roll_s", n.pre_roll_s), ("post_roll_s", n.post_roll_s)] {
             if !(0.0..=120.0).contains(&v) {
                 return Err(ConfigError::Node {
                     field: field.into(),

@@ -5,6 +5,9 @@
 //! single entry used by `vigil analyze`, `vigil bench` and the service.
 
 pub mod analytics;
+pub mod api;
+pub mod audit;
+pub mod auth;
 pub mod config;
 pub mod console;
 pub mod events;
@@ -14,9 +17,6 @@ pub mod infer;
 pub mod ingest;
 pub mod node;
 pub mod pipeline;
-pub mod synth;
-pub mod store;
-pub mod audit;
-pub mod auth;
-pub mod api;
 pub mod push;
+pub mod store;
+pub mod synth;

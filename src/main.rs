@@ -14,7 +14,11 @@ use vigil::pipeline::{self, AnalyzeOptions, RunStats};
 mod cli;
 
 #[derive(Parser)]
-#[command(name = "vigil", version, about = "Video-analytics node: falling objects from towers, e-bikes in elevators")]
+#[command(
+    name = "vigil",
+    version,
+    about = "Video-analytics node: falling objects from towers, e-bikes in elevators"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -217,9 +221,16 @@ fn bench(args: BenchArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
     }
-    let first = rows.first().map(|r| (r.stats.width, r.stats.height, r.stats.frames));
+    let first = rows
+        .first()
+        .map(|r| (r.stats.width, r.stats.height, r.stats.frames));
     if let Some((w, h, n)) = first {
-        println!("clip {} ({w}x{h}, {n} frames), camera '{}' ({:?})", args.clip.display(), cam.name, cam.kind);
+        println!(
+            "clip {} ({w}x{h}, {n} frames), camera '{}' ({:?})",
+            args.clip.display(),
+            cam.name,
+            cam.kind
+        );
     }
     println!(
         "{:<26} {:>3} {:>8} {:>9} {:>9} {:>9} {:>10} {:>9}",

@@ -60,7 +60,11 @@ impl EventSink for ChannelSink {
 
 impl Node {
     /// Start every camera. Cameras whose analytics cannot start are reported and skipped.
-    pub fn start(cfg: &Config, evidence_dir: PathBuf, tx: std::sync::mpsc::Sender<NodeEvent>) -> Node {
+    pub fn start(
+        cfg: &Config,
+        evidence_dir: PathBuf,
+        tx: std::sync::mpsc::Sender<NodeEvent>,
+    ) -> Node {
         let stop = Arc::new(AtomicBool::new(false));
         let mut cameras = Vec::new();
         for cam in &cfg.cameras {

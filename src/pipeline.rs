@@ -61,7 +61,11 @@ pub fn build_analytics(
 }
 
 /// Ingest options for a camera (analysis size, colour if any analytic needs it).
-pub fn ingest_options(cfg: &Config, cam: &CameraConfig, analytics: &[Box<dyn Analytic>]) -> IngestOptions {
+pub fn ingest_options(
+    cfg: &Config,
+    cam: &CameraConfig,
+    analytics: &[Box<dyn Analytic>],
+) -> IngestOptions {
     IngestOptions {
         analysis_size: cam.analysis_size.map(|[w, h]| (w, h)),
         want_rgb: analytics.iter().any(|a| a.needs_rgb()),
@@ -70,7 +74,10 @@ pub fn ingest_options(cfg: &Config, cam: &CameraConfig, analytics: &[Box<dyn Ana
         io_timeout_s: cam.io_timeout_s,
         decode_threads: cam.decode_threads,
         // The ring must hold pre-roll + a long event + post-roll.
-        ring_s: cfg.node.ring_s.max(cfg.node.pre_roll_s + cfg.node.post_roll_s + 10.0),
+        ring_s: cfg
+            .node
+            .ring_s
+            .max(cfg.node.pre_roll_s + cfg.node.post_roll_s + 10.0),
     }
 }
 
@@ -154,9 +161,10 @@ impl EventAssembler {
             EventKind::EbikeInElevator => "ebike",
         };
         let ms = (ev.start_s * 1000.0).round().max(0.0) as u64;
-        self.evidence_dir
-            .as_ref()
-            .map(|d| d.join(&self.camera).join(format!("{kind}-{:04}-{ms:09}", ev.id)))
+        self.evidence_dir.as_ref().map(|d| {
+            d.join(&self.camera)
+                .join(format!("{kind}-{:04}-{ms:09}", ev.id))
+        })
     }
 
     /// Handle one analytic's updates for the frame at `now_s`.
@@ -182,7 +190,9 @@ impl EventAssembler {
                                         paths.snapshot = Some(s);
                                     }
                                 }
-                                Err(e) => tracing::error!(camera = %self.camera, error = %e, "cannot save evidence picture"),
+                                Err(e) => {
+                                    tracing::error!(camera = %self.camera, error = %e, "cannot save evidence picture")
+                                }
                             }
                         }
                         event.evidence = Some(paths);
@@ -200,7 +210,13 @@ impl EventAssembler {
     }
 
     /// Cut the clips whose post-roll has arrived (`now_s`), or all of them at end of stream.
-    pub fn flush(&mut self, now_s: f64, ring: Option<&PacketRing>, end_of_stream: bool, sink: &mut dyn EventSink) {
+    pub fn flush(
+        &mut self,
+        now_s: f64,
+        ring: Option<&PacketRing>,
+        end_of_stream: bool,
+        sink: &mut dyn EventSink,
+    ) {
         if self.pending.is_empty() {
             return;
         }
@@ -221,9 +237,13 @@ impl EventAssembler {
                                 ev.clip = Some(path.display().to_string());
                             }
                         }
-                        Err(e) => tracing::error!(camera = %self.camera, error = %e, "cannot write evidence clip"),
+                        Err(e) => {
+                            tracing::error!(camera = %self.camera, error = %e, "cannot write evidence clip")
+                        }
                     },
-                    None => tracing::warn!(camera = %self.camera, from = p.clip_from, to = p.clip_to, "no packets in the ring for the clip"),
+                    None => {
+                        tracing::warn!(camera = %self.camera, from = p.clip_from, to = p.clip_to, "no packets in the ring for the clip")
+                    }
                 }
             }
             if let Some(dir) = &p.dir {

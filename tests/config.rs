@@ -38,7 +38,10 @@ fn good_config_parses() {
     assert_eq!(t.facade.as_ref().map(|f| f.calibration.len()), Some(4));
     let l = cfg.camera(Some("lift-2")).expect("camera");
     assert!(!l.is_network());
-    assert!(matches!(cfg.camera(Some("nope")), Err(ConfigError::NoSuchCamera(_))));
+    assert!(matches!(
+        cfg.camera(Some("nope")),
+        Err(ConfigError::NoSuchCamera(_))
+    ));
 }
 
 fn err_of(text: &str) -> String {
@@ -57,7 +60,10 @@ fn unknown_key_is_rejected_with_its_name() {
 #[test]
 fn wrong_type_is_rejected() {
     let e = err_of(&GOOD.replace("floor_height_m = 3.0", "floor_height_m = \"three\""));
-    assert!(e.contains("floor_height_m") || e.contains("invalid type"), "{e}");
+    assert!(
+        e.contains("floor_height_m") || e.contains("invalid type"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -69,11 +75,17 @@ fn bad_kind_is_rejected() {
 #[test]
 fn semantic_errors_name_camera_and_field() {
     let e = err_of(&GOOD.replace("floor_height_m = 3.0", "floor_height_m = 30.0"));
-    assert!(e.contains("tower-3-east") && e.contains("floor_height_m"), "{e}");
+    assert!(
+        e.contains("tower-3-east") && e.contains("floor_height_m"),
+        "{e}"
+    );
 
     let three_points = GOOD.replace("  { px = [200, 100], m = [0.0, 60.0] },\n", "");
     let e = err_of(&three_points);
-    assert!(e.contains("tower-3-east") && e.contains("calibration"), "{e}");
+    assert!(
+        e.contains("tower-3-east") && e.contains("calibration"),
+        "{e}"
+    );
 
     let e = err_of(&GOOD.replace("name = \"lift-2\"", "name = \"tower-3-east\""));
     assert!(e.contains("duplicate"), "{e}");
@@ -107,5 +119,8 @@ fn relative_paths_resolve_against_the_config_dir() {
     std::fs::write(&p, GOOD).expect("write");
     let cfg = Config::load(&p).expect("load");
     assert_eq!(cfg.resolve("lift.mp4"), dir.path().join("lift.mp4"));
-    assert_eq!(cfg.resolve("/abs/x.mp4"), std::path::PathBuf::from("/abs/x.mp4"));
+    assert_eq!(
+        cfg.resolve("/abs/x.mp4"),
+        std::path::PathBuf::from("/abs/x.mp4")
+    );
 }

@@ -130,7 +130,10 @@ pub fn run(args: ServeArgs) -> Result<()> {
         .with_context(|| format!("creating data dir {}", data_dir.display()))?;
     let store = Store::open(data_dir.join("vigil.db"))?;
     bootstrap_admin(&store, &data_dir)?;
-    let addr = args.addr.clone().unwrap_or_else(|| cfg.node.api_addr.clone());
+    let addr = args
+        .addr
+        .clone()
+        .unwrap_or_else(|| cfg.node.api_addr.clone());
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -141,7 +144,12 @@ pub fn run(args: ServeArgs) -> Result<()> {
         let bus = EventBus::new(1024);
         let cameras = SharedCameras::default();
         let registry: Arc<dyn api::CameraRegistry> = Arc::new(cameras.clone());
-        let state = AppState::new(store.clone(), bus.clone(), registry.clone(), cfg.api.clone());
+        let state = AppState::new(
+            store.clone(),
+            bus.clone(),
+            registry.clone(),
+            cfg.api.clone(),
+        );
         let app = api::router(state).merge(vigil::console::router());
         let listener = tokio::net::TcpListener::bind(&addr)
             .await

@@ -67,7 +67,15 @@ pub fn draw_polyline(img: &mut RgbImage, pts: &[(f64, f64)], c: Rgb<u8>, thickne
 }
 
 /// Rectangle outline from (x1, y1) to (x2, y2).
-pub fn draw_rect(img: &mut RgbImage, x1: f64, y1: f64, x2: f64, y2: f64, c: Rgb<u8>, thickness: u32) {
+pub fn draw_rect(
+    img: &mut RgbImage,
+    x1: f64,
+    y1: f64,
+    x2: f64,
+    y2: f64,
+    c: Rgb<u8>,
+    thickness: u32,
+) {
     draw_polyline(
         img,
         &[(x1, y1), (x2, y1), (x2, y2), (x1, y2), (x1, y1)],
@@ -139,7 +147,15 @@ pub fn draw_label(img: &mut RgbImage, x: i64, y: i64, text: &str, c: Rgb<u8>, sc
     let pad = 2 * scale.max(1) as i64;
     let x = x.clamp(0, (img.width() as i64 - w as i64 - 2 * pad).max(0));
     let y = y.clamp(0, (img.height() as i64 - h as i64 - 2 * pad).max(0));
-    fill_rect_blend(img, x, y, w + 2 * pad as u32, h + 2 * pad as u32, BLACK, 0.6);
+    fill_rect_blend(
+        img,
+        x,
+        y,
+        w + 2 * pad as u32,
+        h + 2 * pad as u32,
+        BLACK,
+        0.6,
+    );
     draw_text(img, x + pad, y + pad, text, c, scale);
 }
 
