@@ -32,3 +32,48 @@ for f in sorted(out.glob("*.events.jsonl")):
         for k, v in ev.items():
             print(f"      {k}: {v}")
 PY
+
+# --- the node as a service: both clips paced as live cameras, alarms arriving live ---
+SECONDS_TO_RUN=${DEMO_SECONDS:-60}
+ADDR=${DEMO_ADDR:-127.0.0.1:8080}
+CFG="$OUT/vigil.toml"
+{
+  printf '[node]\ndata_dir = "data"\napi_addr = "%s"\n\n' "$ADDR"
+  for cam in tower-demo elevator-demo; do
+    sed -n '/^\[\[camera\]\]/,$p' "$OUT/$cam.toml" | sed 's/^source = .*/&\nrealtime = true\nloop = true/'
+    echo
+  done
+} > "$CFG"
+echo "== vigil serve --config $CFG  (for ${SECONDS_TO_RUN}s; DEMO_SECONDS=0 runs until Ctrl-C)" >&2
+"$VIGIL" serve --config "$CFG" &
+PID=$!
+trap 'kill -TERM $PID 2>/dev/null; wait $PID 2>/dev/null' EXIT
+for _ in $(seq 50); do
+  [ -f "$OUT/data/initial-admin-password" ] && curl -fs "http://$ADDR/api/v1/healthz" >/dev/null 2>&1 && break
+  sleep 0.2
+done
+PW=$(cat "$OUT/data/initial-admin-password" 2>/dev/null || echo "(see earlier runs: $OUT/data/initial-admin-password)")
+echo "== console: http://$ADDR/   user: admin   password: $PW" >&2
+TOKEN=$(curl -fs -H 'content-type: application/json' -d "{\"name\":\"admin\",\"password\":\"$PW\"}" \
+  "http://$ADDR/api/v1/auth/login" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])' || true)
+if [ -n "$TOKEN" ]; then
+  echo "== live alarms from /api/v1/events/stream:" >&2
+  if [ "$SECONDS_TO_RUN" = 0 ]; then T=(); else T=(timeout "$SECONDS_TO_RUN"); fi
+  "${T[@]}" curl -fsN "http://$ADDR/api/v1/events/stream?access_token=$TOKEN" 2>/dev/null \
+    | python3 -u -c '
+import json, sys
+for line in sys.stdin:
+    if line.startswith("data:"):
+        try:
+            n = json.loads(line[5:])
+        except ValueError:
+            continue
+        e = n.get("event", {})
+        o = e.get("origin") or {}
+        fl = f" floor {o.get(\"floor\")}" if o.get("floor") is not None else ""
+        print(f"[{n.get(\"phase\"):>6}] #{e.get(\"id\")} {e.get(\"kind\")} camera={e.get(\"camera\")} alarm_s={e.get(\"alarm_s\", 0):.2f}{fl}", flush=True)
+' || true
+else
+  echo "== could not log in; is $ADDR free? (set DEMO_ADDR)" >&2
+  sleep "$SECONDS_TO_RUN"
+fi

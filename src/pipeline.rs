@@ -184,9 +184,11 @@ impl EventAssembler {
                             match evidence::draw::save_picture(&path, &pic.image) {
                                 Ok(_) => {
                                     let s = path.display().to_string();
+                                    // Other pictures (e.g. the clean frame kept for
+                                    // dataset export) are saved but not indexed.
                                     if pic.name.starts_with("trajectory") {
                                         paths.trajectory = Some(s);
-                                    } else {
+                                    } else if pic.name.starts_with("snapshot") {
                                         paths.snapshot = Some(s);
                                     }
                                 }
