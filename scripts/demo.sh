@@ -7,8 +7,8 @@ OUT=${1:-out/demo}
 VIGIL=${VIGIL:-target/release/vigil}
 mkdir -p "$OUT"
 echo "== generating demo clips in $OUT" >&2
-"$VIGIL" synth facade --seed 7 --out "$OUT" --name tower-demo --duration 12 --drops 2 --distractors birds,leaves,lights
-"$VIGIL" synth elevator --seed 3 --out "$OUT" --name elevator-demo --duration 12 --ebike
+"$VIGIL" synth facade --seed 2 --out "$OUT" --name tower-demo --duration 12 --drops 2 --distractors birds,leaves,lights
+"$VIGIL" synth elevator --seed 3 --out "$OUT" --name elevator-demo --duration 12
 for cam in tower-demo elevator-demo; do
   echo "== vigil analyze $OUT/$cam.mp4" >&2
   "$VIGIL" analyze "$OUT/$cam.mp4" --config "$OUT/$cam.toml" --evidence-dir "$OUT/evidence" | tee "$OUT/$cam.events.jsonl"
@@ -25,7 +25,7 @@ for f in sorted(out.glob("*.events.jsonl")):
         if e.get("origin"):
             o = e["origin"]
             where = f"origin px=({o['x']:.0f},{o['y']:.0f})" + (f" floor {o['floor']} ({o['height_m']:.1f} m)" if "floor" in o else "")
-        if e.get("bbox"):
+        if e.get("kind") == "ebike_in_elevator" and e.get("bbox"):
             where = f"{e.get('label')} bbox={[round(v) for v in e['bbox']]}"
         ev = e.get("evidence") or {}
         print(f"ALARM {e['kind']:<18} camera={e['camera']:<14} alarm at {e['alarm_s']:6.2f}s conf={e['confidence']:.2f} {where}")
@@ -70,8 +70,10 @@ for line in sys.stdin:
             continue
         e = n.get("event", {})
         o = e.get("origin") or {}
-        fl = f" floor {o.get(\"floor\")}" if o.get("floor") is not None else ""
-        print(f"[{n.get(\"phase\"):>6}] #{e.get(\"id\")} {e.get(\"kind\")} camera={e.get(\"camera\")} alarm_s={e.get(\"alarm_s\", 0):.2f}{fl}", flush=True)
+        floor = o.get("floor")
+        fl = " floor %s" % floor if floor is not None else ""
+        print("[%6s] #%s %s camera=%s alarm_s=%.2f%s" % (n.get("phase"), e.get("id"), e.get("kind"),
+              e.get("camera"), e.get("alarm_s") or 0.0, fl), flush=True)
 ' || true
 else
   echo "== could not log in; is $ADDR free? (set DEMO_ADDR)" >&2
