@@ -602,6 +602,8 @@ fn eval_cli_parses_and_a_tiny_suite_runs() {
         "vigil",
         "eval",
         "falling",
+        "--renderer",
+        "sim",
         "--seeds",
         "1",
         "--width",
@@ -622,6 +624,60 @@ fn eval_cli_parses_and_a_tiny_suite_runs() {
     assert!(report["summary"]["drops"].as_u64().expect("drops") >= 1);
 }
 
+/// The evaluator's real path: a `vigil::synth` clip (H.264, calibrated config) through
+/// `pipeline::analyze_file`, scored against the clip's truth file.
+#[test]
+fn synth_clip_through_the_pipeline_finds_the_drop_and_ignores_distractors() {
+    use vigil::analytics::falling::eval::run_synth_clip;
+    use vigil::synth::{Distractor, DropPlan, FacadeSpec};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let base = FacadeSpec {
+        seed: 11,
+        width: 640,
+        height: 360,
+        duration_s: 6.0,
+        floors: Some(16),
+        distance_m: Some(25.0),
+        ..FacadeSpec::default()
+    };
+    let drop = FacadeSpec {
+        plan: vec![DropPlan {
+            floor: Some(9),
+            release_s: Some(1.0),
+            size_m: Some(0.6),
+            terminal_velocity_mps: Some(30.0),
+            contrast: Some(-70.0),
+        }],
+        ..base.clone()
+    };
+    let r = run_synth_clip("drop", &drop, dir.path(), true).expect("drop clip runs");
+    assert_eq!(r.drops.len(), 1, "the drop is visible: {r:?}");
+    let d = &r.drops[0];
+    assert!(d.detected, "drop not found: {r:?}");
+    let f = d.event_floor.expect("calibrated camera reports a floor");
+    assert!((f - d.floor).abs() <= 1, "floor {f} vs truth {}", d.floor);
+    assert_eq!(r.false_alarms, 0, "{r:?}");
+    assert!(dir.path().join("drop.events.json").exists());
+
+    let quiet = FacadeSpec {
+        seed: 12,
+        drops: 0,
+        distractors: vec![Distractor::Birds, Distractor::Leaves, Distractor::Rain],
+        ..base
+    };
+    let r = run_synth_clip("quiet", &quiet, dir.path(), false).expect("distractor clip runs");
+    assert!(r.drops.is_empty());
+    assert_eq!(
+        r.false_alarms, 0,
+        "distractors raised alarms at {:?}",
+        r.false_alarm_times
+    );
+    assert!(
+        !dir.path().join("quiet.mp4").exists(),
+        "scratch clip removed"
+    );
+}
+
 /// The default evaluation (slow; `cargo test --release --test falling -- --ignored --nocapture`).
 #[test]
 #[ignore]
@@ -639,6 +695,8 @@ fn eval_default_suite() {
         codec: std::env::var("EVAL_CODEC").is_ok(),
         use_model: std::env::var("EVAL_NO_MODEL").is_err(),
         jobs: 2,
+        renderer: vigil::analytics::falling::eval::Renderer::Synth,
+        duration_s: 10.0,
         out: Some(std::path::PathBuf::from(
             std::env::var("EVAL_OUT").unwrap_or("/tmp/vigil-eval".into()),
         )),

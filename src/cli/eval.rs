@@ -4,7 +4,9 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
-use vigil::analytics::falling::eval::{run_suite, summary_text, SuiteOptions};
+use vigil::analytics::falling::eval::{
+    breakdown, breakdown_text, run_suite, summary_text, Renderer, SuiteOptions,
+};
 
 #[derive(clap::Args, Debug)]
 pub struct EvalArgs {
@@ -20,8 +22,8 @@ pub enum EvalWhat {
 
 #[derive(clap::Args, Debug)]
 pub struct FallingEvalArgs {
-    /// Suite size: each seed gives one clip with drops and one distractor-only clip.
-    #[arg(long, default_value_t = 7)]
+    /// Suite size: each seed gives one clip with two drops and one distractor-only clip.
+    #[arg(long, default_value_t = 8)]
     pub seeds: usize,
     /// Base seed of the suite.
     #[arg(long, default_value_t = 1)]
@@ -29,23 +31,37 @@ pub struct FallingEvalArgs {
     /// Larger suite (4x the clips).
     #[arg(long)]
     pub full: bool,
-    /// Where report.json, per-clip truth/events and (with --codec) the clips go.
+    /// Where report.json, per-clip truth/events and the clips go (default: a scratch folder,
+    /// removed afterwards).
     #[arg(long)]
     pub out: Option<PathBuf>,
     #[arg(long, default_value_t = 1280)]
     pub width: u32,
     #[arg(long, default_value_t = 720)]
     pub height: u32,
-    /// Pass every clip through H.264 (ffmpeg CLI, libx264 CRF 23) before analysis, so the
-    /// analytic sees compression artifacts as from a real camera. Needs --out.
+    /// Scene renderer: `synth` (vigil::synth facade scenes, H.264, the real pipeline) or `sim`
+    /// (the analytic's own simple renderer, frames fed directly).
+    #[arg(long, value_enum, default_value_t = RendererArg::Synth)]
+    pub renderer: RendererArg,
+    /// Clip length in seconds (synth renderer).
+    #[arg(long, default_value_t = 10.0)]
+    pub duration: f64,
+    /// Sim renderer only: pass every clip through H.264 (ffmpeg CLI) before analysis. Needs
+    /// --out. (Synth clips are always H.264.)
     #[arg(long)]
     pub codec: bool,
-    /// Physics layer only (do not load the trajectory model).
+    /// Sim renderer only: physics layer alone (the synth path runs the pipeline as configured).
     #[arg(long)]
     pub no_model: bool,
     /// Worker threads.
     #[arg(long, default_value_t = 2)]
     pub jobs: usize,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RendererArg {
+    Synth,
+    Sim,
 }
 
 pub fn run(args: EvalArgs) -> Result<()> {
@@ -64,9 +80,15 @@ fn run_falling(a: FallingEvalArgs) -> Result<()> {
         use_model: !a.no_model,
         jobs: a.jobs,
         out: a.out.clone(),
+        renderer: match a.renderer {
+            RendererArg::Synth => Renderer::Synth,
+            RendererArg::Sim => Renderer::Sim,
+        },
+        duration_s: a.duration,
     };
-    let (s, _) = run_suite(&opts, &|line| eprintln!("{line}"))?;
+    let (s, clips) = run_suite(&opts, &|line| eprintln!("{line}"))?;
     print!("{}", summary_text(&s));
+    print!("{}", breakdown_text(&breakdown(&clips)));
     if let Some(d) = &a.out {
         println!("report: {}", d.join("report.json").display());
     }

@@ -8,11 +8,15 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
-use super::sim::{suite, Scene, SceneSpec, TruthDrop};
+use super::sim::{suite, Scene, SceneSpec};
 use super::{FallingAnalytic, FallingParams};
 use crate::analytics::Analytic;
+use crate::config::Config;
 use crate::events::{Event, EventUpdate, Phase};
 use crate::frame::Frame;
+use crate::pipeline::{analyze_file, AnalyzeOptions};
+use crate::synth::truth::FacadeTruth;
+use crate::synth::{render_facade, Distractor, FacadeSpec};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EvalError {
@@ -22,6 +26,65 @@ pub enum EvalError {
     Ffmpeg(String),
     #[error(transparent)]
     Analytic(#[from] super::FallingError),
+    #[error(transparent)]
+    Synth(#[from] crate::synth::SynthError),
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Pipeline(#[from] crate::pipeline::PipelineError),
+}
+
+/// Which scene renderer a suite uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Renderer {
+    /// `vigil::synth` facade scenes, encoded to H.264 and run through the real pipeline.
+    #[default]
+    Synth,
+    /// The analytic's own simple renderer (frames fed to the analytic directly).
+    Sim,
+}
+
+/// A truth drop as the matcher needs it, from either renderer.
+#[derive(Clone, Debug)]
+pub struct TruthRef {
+    pub floor: i32,
+    pub size_px: f64,
+    pub first_visible_s: f64,
+    pub last_visible_s: f64,
+    pub release_px: [f64; 2],
+    /// `[t, x, y]` per frame while visible (empty: never visible).
+    pub trajectory: Vec<[f64; 3]>,
+}
+
+impl From<&super::sim::TruthDrop> for TruthRef {
+    fn from(d: &super::sim::TruthDrop) -> Self {
+        TruthRef {
+            floor: d.floor,
+            size_px: d.size_px as f64,
+            first_visible_s: d.first_visible_s,
+            last_visible_s: d.last_visible_s,
+            release_px: d.release_px,
+            trajectory: d.trajectory.clone(),
+        }
+    }
+}
+
+impl From<&crate::synth::truth::DropTruth> for TruthRef {
+    fn from(d: &crate::synth::truth::DropTruth) -> Self {
+        TruthRef {
+            floor: d.floor as i32,
+            size_px: d.size_px,
+            first_visible_s: d.first_visible_s.unwrap_or(f64::NAN),
+            last_visible_s: d.last_visible_s.unwrap_or(f64::NAN),
+            release_px: d.release_px,
+            trajectory: if d.first_visible_s.is_some() {
+                d.trajectory.clone()
+            } else {
+                Vec::new()
+            },
+        }
+    }
 }
 
 fn io<E: std::fmt::Display>(what: &str) -> impl Fn(E) -> EvalError + '_ {
@@ -40,6 +103,9 @@ pub struct SuiteOptions {
     pub codec: bool,
     pub use_model: bool,
     pub jobs: usize,
+    pub renderer: Renderer,
+    /// Clip length (synth renderer).
+    pub duration_s: f64,
     /// Report, per-clip truth/events and (with `codec`) the clips.
     pub out: Option<PathBuf>,
 }
@@ -49,7 +115,8 @@ pub struct SuiteOptions {
 pub struct MatchParams {
     /// Event and drop visibility intervals must overlap, with this slack (s).
     pub time_slack_s: f64,
-    /// Event origin x within this many px of the drop's x along the path.
+    /// Median distance (px) between the event's track and the drop's path at the same times
+    /// (or, without a usable track, between the event origin and the release point).
     pub origin_tol_px: f64,
 }
 
@@ -65,8 +132,10 @@ impl Default for MatchParams {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct DropResult {
     pub clip: String,
-    pub size_px: u32,
+    pub size_px: f64,
     pub floor: i32,
+    #[serde(default)]
+    pub night: bool,
     pub detected: bool,
     pub event_floor: Option<i32>,
     pub latency_s: Option<f64>,
@@ -85,58 +154,81 @@ pub struct ClipResult {
     pub false_alarm_times: Vec<f64>,
 }
 
-/// Match the completed events of one clip to its truth drops (greedy, earliest alarm first).
+/// Distance between an event and a truth drop: the median, over the event's track samples that
+/// fall within the drop's visible interval, of the image distance to the drop's centre at the
+/// nearest truth time; without such samples, event origin to release point.
+fn track_distance(e: &Event, d: &TruthRef) -> f64 {
+    let mut ds: Vec<f64> = Vec::new();
+    if let Some(tr) = &e.trajectory {
+        for &[t, x, y] in tr {
+            let near = d
+                .trajectory
+                .iter()
+                .min_by(|a, b| (a[0] - t).abs().total_cmp(&(b[0] - t).abs()));
+            if let Some(q) = near {
+                // Only compare at (nearly) the same instant: one frame at 10 fps or better.
+                if (q[0] - t).abs() <= 0.1 {
+                    ds.push(((q[1] - x).powi(2) + (q[2] - y).powi(2)).sqrt());
+                }
+            }
+        }
+    }
+    if !ds.is_empty() {
+        ds.sort_by(|a, b| a.total_cmp(b));
+        return ds[ds.len() / 2];
+    }
+    e.origin
+        .as_ref()
+        .map(|o| ((o.x - d.release_px[0]).powi(2) + (o.y - d.release_px[1]).powi(2)).sqrt())
+        .unwrap_or(f64::MAX)
+}
+
+/// Match the completed events of one clip to its truth drops (greedy, nearest track first).
 pub fn score_clip(
     clip: &str,
     duration_s: f64,
     events: &[Event],
-    truth: &[TruthDrop],
+    truth: &[TruthRef],
     p: &MatchParams,
 ) -> ClipResult {
     let mut used = vec![false; events.len()];
     let mut drops = Vec::new();
     // Drops that never showed in the picture (fell outside the view) cannot be detected.
-    for d in truth.iter().filter(|d| !d.trajectory.is_empty()) {
-        let mut best: Option<(usize, f64)> = None;
+    let visible: Vec<&TruthRef> = truth.iter().filter(|d| !d.trajectory.is_empty()).collect();
+    // All admissible (drop, event) pairs, assigned nearest first, so that a drop does not take
+    // the event of a neighbour that happens to be listed later.
+    let mut pairs: Vec<(f64, usize, usize)> = Vec::new();
+    for (di, d) in visible.iter().enumerate() {
         for (i, e) in events.iter().enumerate() {
-            if used[i] {
-                continue;
-            }
             let overlap = e.start_s <= d.last_visible_s + p.time_slack_s
                 && e.end_s >= d.first_visible_s - p.time_slack_s;
             if !overlap {
                 continue;
             }
-            // Distance from the event's track to the drop's path, at the event's first point.
-            let dist = match (&e.trajectory, d.trajectory.is_empty()) {
-                (Some(tr), false) if !tr.is_empty() => {
-                    let [t, x, _] = tr[0];
-                    let near = d
-                        .trajectory
-                        .iter()
-                        .min_by(|a, b| (a[0] - t).abs().total_cmp(&(b[0] - t).abs()))
-                        .map(|q| (q[1] - x).abs())
-                        .unwrap_or(f64::MAX);
-                    near
-                }
-                _ => e
-                    .origin
-                    .as_ref()
-                    .map(|o| (o.x - d.release_px[0]).abs())
-                    .unwrap_or(f64::MAX),
-            };
-            if dist <= p.origin_tol_px && best.map_or(true, |(_, bd)| dist < bd) {
-                best = Some((i, dist));
+            let dist = track_distance(e, d);
+            if dist <= p.origin_tol_px {
+                pairs.push((dist, di, i));
             }
         }
+    }
+    pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut assigned: Vec<Option<usize>> = vec![None; visible.len()];
+    for (_, di, i) in pairs {
+        if assigned[di].is_none() && !used[i] {
+            assigned[di] = Some(i);
+            used[i] = true;
+        }
+    }
+    for (di, d) in visible.iter().enumerate() {
+        let best = assigned[di];
         let r = match best {
-            Some((i, _)) => {
-                used[i] = true;
+            Some(i) => {
                 let e = &events[i];
                 DropResult {
                     clip: clip.to_string(),
                     size_px: d.size_px,
                     floor: d.floor,
+                    night: false,
                     detected: true,
                     event_floor: e.origin.as_ref().and_then(|o| o.floor),
                     latency_s: Some(e.alarm_s - d.first_visible_s),
@@ -147,6 +239,7 @@ pub fn score_clip(
                 clip: clip.to_string(),
                 size_px: d.size_px,
                 floor: d.floor,
+                night: false,
                 detected: false,
                 event_floor: None,
                 latency_s: None,
@@ -214,8 +307,8 @@ fn percentile(v: &mut [f64], q: f64) -> f64 {
 
 pub fn summarise(clips: &[ClipResult]) -> Summary {
     let all: Vec<&DropResult> = clips.iter().flat_map(|c| c.drops.iter()).collect();
-    let small: Vec<&&DropResult> = all.iter().filter(|d| d.size_px <= 4).collect();
-    let large: Vec<&&DropResult> = all.iter().filter(|d| d.size_px >= 5).collect();
+    let small: Vec<&&DropResult> = all.iter().filter(|d| d.size_px < 5.0).collect();
+    let large: Vec<&&DropResult> = all.iter().filter(|d| d.size_px >= 5.0).collect();
     let det: Vec<&&DropResult> = all.iter().filter(|d| d.detected).collect();
     let with_floor: Vec<(i32, i32)> = det
         .iter()
@@ -376,10 +469,18 @@ pub fn run_clip(spec: SceneSpec, idx: usize, opts: &SuiteOptions) -> Result<Clip
         &name,
         scene.spec.duration_s,
         &events,
-        &scene.truth.drops,
+        &scene
+            .truth
+            .drops
+            .iter()
+            .map(TruthRef::from)
+            .collect::<Vec<_>>(),
         &MatchParams::default(),
     );
     r.night = scene.spec.night;
+    for d in &mut r.drops {
+        d.night = r.night;
+    }
     r.distractors = scene
         .spec
         .distractors
@@ -394,35 +495,184 @@ pub fn run_clip(spec: SceneSpec, idx: usize, opts: &SuiteOptions) -> Result<Clip
     Ok(r)
 }
 
+/// Specs of a synth suite: `n` clips with two drops each (even: 3-4.9 px objects, odd:
+/// 5-24 px; every 4th at night; some with clouds/noise or birds on top), then `n`
+/// distractor-only clips, two distractor kinds each, cycling through all ten, alternating day
+/// and night.
+pub fn synth_suite(
+    seed: u64,
+    n: usize,
+    width: u32,
+    height: u32,
+    duration_s: f64,
+) -> Vec<(String, FacadeSpec)> {
+    let base = FacadeSpec {
+        width,
+        height,
+        duration_s,
+        ..FacadeSpec::default()
+    };
+    let mut out = Vec::new();
+    for i in 0..n {
+        let (min, max) = if i % 2 == 0 { (3.0, 4.9) } else { (5.0, 24.0) };
+        let distractors = match i % 4 {
+            1 => vec![Distractor::Clouds, Distractor::Noise],
+            2 => vec![Distractor::Birds],
+            _ => Vec::new(),
+        };
+        out.push((
+            format!("drop{i:03}"),
+            FacadeSpec {
+                seed: seed.wrapping_mul(100_003).wrapping_add(i as u64),
+                drops: 2,
+                min_size_px: min,
+                max_size_px: max,
+                night: i % 4 == 3,
+                distractors,
+                ..base.clone()
+            },
+        ));
+    }
+    let all = Distractor::ALL;
+    for i in 0..n {
+        out.push((
+            format!("distr{i:03}"),
+            FacadeSpec {
+                seed: seed.wrapping_mul(100_003).wrapping_add(50_000 + i as u64),
+                drops: 0,
+                night: i % 2 == 1,
+                distractors: vec![all[(2 * i) % all.len()], all[(2 * i + 1) % all.len()]],
+                ..base.clone()
+            },
+        ));
+    }
+    out
+}
+
+/// Render one synth clip into `dir`, run it through the real pipeline, score it.
+pub fn run_synth_clip(
+    name: &str,
+    spec: &FacadeSpec,
+    dir: &Path,
+    keep: bool,
+) -> Result<ClipResult, EvalError> {
+    let files = render_facade(spec, dir, name)?;
+    let cfg = Config::load(&files.config)?;
+    let cam = cfg.camera(None)?.clone();
+    let truth: FacadeTruth =
+        serde_json::from_slice(&std::fs::read(&files.truth).map_err(io("reading the truth file"))?)
+            .map_err(io("parsing the truth file"))?;
+    let mut events: Vec<Event> = Vec::new();
+    let mut sink = |ev: &Event| events.push(ev.clone());
+    analyze_file(
+        &cfg,
+        &cam,
+        &files.video,
+        &AnalyzeOptions::full(None),
+        &mut sink,
+    )?;
+    let drops: Vec<TruthRef> = truth.drops.iter().map(TruthRef::from).collect();
+    let mut r = score_clip(
+        name,
+        truth.duration_s,
+        &events,
+        &drops,
+        &MatchParams::default(),
+    );
+    r.night = spec.night;
+    for d in &mut r.drops {
+        d.night = spec.night;
+    }
+    r.distractors = spec
+        .distractors
+        .iter()
+        .map(|d| d.name().to_string())
+        .collect();
+    if keep {
+        let j = serde_json::json!({ "events": events, "result": r });
+        let bytes = serde_json::to_vec_pretty(&j).map_err(io("json"))?;
+        std::fs::write(dir.join(format!("{name}.events.json")), bytes)
+            .map_err(io("writing clip json"))?;
+    } else {
+        for p in [&files.video, &files.truth, &files.config] {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+    Ok(r)
+}
+
+enum Job {
+    Sim(usize, SceneSpec),
+    Synth(String, FacadeSpec),
+}
+
 /// Run the whole suite on `opts.jobs` threads; `progress` gets one line per clip.
 pub fn run_suite(
     opts: &SuiteOptions,
     progress: &(dyn Fn(&str) + Sync),
 ) -> Result<(Summary, Vec<ClipResult>), EvalError> {
-    let specs = suite(opts.seed, opts.seeds, opts.width, opts.height);
     if let Some(d) = &opts.out {
         std::fs::create_dir_all(d).map_err(io("creating the output folder"))?;
     }
-    let work: Mutex<Vec<(usize, SceneSpec)>> =
-        Mutex::new(specs.into_iter().enumerate().rev().collect());
+    // Synth clips need a folder even without --out; a private one, removed afterwards.
+    let scratch = match (&opts.out, opts.renderer) {
+        (None, Renderer::Synth) => {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.subsec_nanos())
+                .unwrap_or(0);
+            let d = std::env::temp_dir().join(format!("vigil-eval-{}-{nanos}", std::process::id()));
+            std::fs::create_dir_all(&d).map_err(io("creating a scratch folder"))?;
+            Some(d)
+        }
+        _ => None,
+    };
+    let dir: Option<PathBuf> = opts.out.clone().or(scratch.clone());
+    let jobs: Vec<Job> = match opts.renderer {
+        Renderer::Sim => suite(opts.seed, opts.seeds, opts.width, opts.height)
+            .into_iter()
+            .enumerate()
+            .map(|(i, s)| Job::Sim(i, s))
+            .collect(),
+        Renderer::Synth => synth_suite(
+            opts.seed,
+            opts.seeds,
+            opts.width,
+            opts.height,
+            opts.duration_s,
+        )
+        .into_iter()
+        .map(|(n, s)| Job::Synth(n, s))
+        .collect(),
+    };
+    let work: Mutex<Vec<(usize, Job)>> = Mutex::new(jobs.into_iter().enumerate().rev().collect());
     let results: Mutex<Vec<(usize, ClipResult)>> = Mutex::new(Vec::new());
     let errors: Mutex<Vec<String>> = Mutex::new(Vec::new());
     std::thread::scope(|sc| {
         for _ in 0..opts.jobs.max(1) {
             sc.spawn(|| loop {
                 let next = work.lock().ok().and_then(|mut w| w.pop());
-                let Some((i, spec)) = next else { break };
-                match run_clip(spec, i, opts) {
+                let Some((i, job)) = next else { break };
+                let res = match &job {
+                    Job::Sim(k, spec) => run_clip(spec.clone(), *k, opts),
+                    Job::Synth(name, spec) => match &dir {
+                        Some(d) => run_synth_clip(name, spec, d, opts.out.is_some()),
+                        None => Err(EvalError::Io("no output folder".into())),
+                    },
+                };
+                match res {
                     Ok(r) => {
                         progress(&format!(
-                            "clip{i:03}: drops {}/{} detected, {} false alarm(s){}",
+                            "{}: drops {}/{} detected, {} false alarm(s){}{}",
+                            r.clip,
                             r.drops.iter().filter(|d| d.detected).count(),
                             r.drops.len(),
                             r.false_alarms,
-                            if r.drops.is_empty() {
-                                format!(" [{}]", r.distractors.join("+"))
-                            } else {
+                            if r.night { " night" } else { " day" },
+                            if r.distractors.is_empty() {
                                 String::new()
+                            } else {
+                                format!(" [{}]", r.distractors.join("+"))
                             }
                         ));
                         if let Ok(mut v) = results.lock() {
@@ -431,13 +681,16 @@ pub fn run_suite(
                     }
                     Err(e) => {
                         if let Ok(mut v) = errors.lock() {
-                            v.push(format!("clip{i:03}: {e}"));
+                            v.push(format!("clip {i}: {e}"));
                         }
                     }
                 }
             });
         }
     });
+    if let Some(d) = &scratch {
+        let _ = std::fs::remove_dir_all(d);
+    }
     let errs = errors.into_inner().unwrap_or_default();
     if !errs.is_empty() {
         return Err(EvalError::Io(errs.join("; ")));
@@ -447,11 +700,113 @@ pub fn run_suite(
     let clips: Vec<ClipResult> = res.into_iter().map(|(_, r)| r).collect();
     let s = summarise(&clips);
     if let Some(d) = &opts.out {
-        let report = serde_json::json!({ "summary": s, "clips": clips, "codec": opts.codec, "model": opts.use_model });
+        let report = serde_json::json!({
+            "summary": s,
+            "breakdown": breakdown(&clips),
+            "clips": clips,
+            "renderer": opts.renderer,
+            "seed": opts.seed,
+            "seeds": opts.seeds,
+            "width": opts.width,
+            "height": opts.height,
+            "codec": opts.codec || opts.renderer == Renderer::Synth,
+            "model": opts.use_model,
+        });
         let bytes = serde_json::to_vec_pretty(&report).map_err(io("json"))?;
         std::fs::write(d.join("report.json"), bytes).map_err(io("writing report.json"))?;
     }
     Ok((s, clips))
+}
+
+/// Failures by category: recall by size x day/night, false alarms per distractor kind.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Breakdown {
+    /// `(category, detected, total)`, e.g. `("3-4px day", 5, 6)`.
+    pub recall: Vec<(String, usize, usize)>,
+    /// `(distractor kind + day/night, false alarms, clips)` over distractor-only clips.
+    pub false_alarms: Vec<(String, usize, usize)>,
+    /// Missed drops: `clip size_px floor night`.
+    pub missed: Vec<String>,
+}
+
+pub fn breakdown(clips: &[ClipResult]) -> Breakdown {
+    let mut b = Breakdown::default();
+    for (small, sname) in [(true, "3-4px"), (false, ">=5px")] {
+        for (night, nname) in [(false, "day"), (true, "night")] {
+            let ds: Vec<&DropResult> = clips
+                .iter()
+                .flat_map(|c| c.drops.iter())
+                .filter(|d| (d.size_px < 5.0) == small && d.night == night)
+                .collect();
+            if !ds.is_empty() {
+                b.recall.push((
+                    format!("{sname} {nname}"),
+                    ds.iter().filter(|d| d.detected).count(),
+                    ds.len(),
+                ));
+            }
+        }
+    }
+    for c in clips.iter().filter(|c| c.drops.is_empty()) {
+        for k in &c.distractors {
+            let key = format!("{k} {}", if c.night { "night" } else { "day" });
+            match b.false_alarms.iter_mut().find(|(n, _, _)| *n == key) {
+                Some(e) => {
+                    e.1 += c.false_alarms;
+                    e.2 += 1;
+                }
+                None => {
+                    b.false_alarms.push((key, c.false_alarms, 1));
+                }
+            }
+        }
+    }
+    b.false_alarms.sort_by(|a, b| a.0.cmp(&b.0));
+    for c in clips {
+        for d in c.drops.iter().filter(|d| !d.detected) {
+            b.missed.push(format!(
+                "{} size {:.1}px floor {}{}",
+                c.clip,
+                d.size_px,
+                d.floor,
+                if d.night { " night" } else { "" }
+            ));
+        }
+    }
+    b
+}
+
+/// The breakdown as text lines.
+pub fn breakdown_text(b: &Breakdown) -> String {
+    let mut o = String::from(
+        "  recall by category:
+",
+    );
+    for (n, d, t) in &b.recall {
+        o += &format!(
+            "    {n:<14} {d}/{t}
+"
+        );
+    }
+    o += "  false alarms by distractor (distractor-only clips; a clip has two kinds):
+";
+    for (n, f, c) in &b.false_alarms {
+        o += &format!(
+            "    {n:<16} {f} in {c} clip(s)
+"
+        );
+    }
+    if !b.missed.is_empty() {
+        o += "  missed drops:
+";
+        for m in &b.missed {
+            o += &format!(
+                "    {m}
+"
+            );
+        }
+    }
+    o
 }
 
 fn fmt(v: f64) -> String {

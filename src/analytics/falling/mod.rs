@@ -129,7 +129,7 @@ pub struct FallingAnalytic {
     pub global_frames: u64,
     /// Repeated (identical) frames skipped.
     pub duplicate_frames: u64,
-    /// Sparse sample of the previous frame (duplicate detection).
+    /// The previous distinct frame (duplicate detection).
     sample: Vec<u8>,
     /// Smoothed interval between distinct frames (s).
     frame_dt: f64,
@@ -510,19 +510,23 @@ impl Analytic for FallingAnalytic {
         }
         // Repeated frames (low-frame-rate sources padded to 25/30 fps) carry no motion: skip them
         // so the frame difference is taken between distinct pictures.
-        let sample: Vec<u8> = frame.gray.iter().step_by(61).copied().collect();
-        if sample.len() == self.sample.len() {
-            let sad: u64 = sample
+        // A sparse sample would call a frame "repeated" when only a few-pixel object moved in
+        // a bit-static (skip-block) scene, so compare every pixel: a repeat has (almost) no
+        // pixel that changed strongly, while even a 3 px object moving changes a dozen.
+        if self.sample.len() == frame.gray.len() {
+            let strong = frame
+                .gray
                 .iter()
                 .zip(&self.sample)
-                .map(|(&a, &b)| (a as i32 - b as i32).unsigned_abs() as u64)
-                .sum();
-            if (sad as f64) < 0.02 * sample.len() as f64 {
+                .filter(|(&a, &b)| a.abs_diff(b) > 12)
+                .count();
+            if strong <= 2 {
                 self.duplicate_frames += 1;
                 return out;
             }
         }
-        self.sample = sample;
+        self.sample.clear();
+        self.sample.extend_from_slice(&frame.gray);
         if let Some(lt) = self.last_distinct_t {
             let dt = t - lt;
             if dt > 0.0 && dt < 1.0 {
