@@ -238,7 +238,13 @@ fn bench(args: BenchArgs) -> anyhow::Result<()> {
     );
     for r in &rows {
         let n = r.stats.frames.max(1) as f64;
-        let an: f64 = r.stats.analyse_s.iter().map(|(_, s)| s).sum::<f64>().max(0.0);
+        let an: f64 = r
+            .stats
+            .analyse_s
+            .iter()
+            .map(|(_, s)| s)
+            .sum::<f64>()
+            .max(0.0);
         println!(
             "{:<26} {:>3} {:>8.1} {:>9.3} {:>9.3} {:>9.3} {:>10.3} {:>9.3}",
             r.pass,
