@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Places third-party detector weights in models/ and verifies them against models/MANIFEST.sha256.
-# Sources, in order: $VIGIL_MODELS_SRC, ../shared/models/, the upstream release URL.
+# Sources, in order: $VIGIL_MODELS_SRC, ../shared/models/, the shared/models/ beside the local
+# repository this checkout was cloned from (a CI clone elsewhere), the upstream release URL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 log() { printf '[models] %s\n' "$*" >&2; }
@@ -8,6 +9,12 @@ declare -A URL=(
   [yolox_nano.onnx]="https://github.com/Megvii-BaseDetection/YOLOX/releases/download/0.1.1rc0/yolox_nano.onnx"
   [nanodet_m_416.onnx]="https://github.com/Kazuhito00/NanoDet-ONNX-Sample/raw/main/model/nanodet_m_416.onnx"
 )
+# A clone of a local repository (e.g. CI cloning into /tmp) finds shared/ beside its origin.
+ORIGIN_SHARED=""
+origin=$(git config --get remote.origin.url 2>/dev/null || true)
+if [ -n "$origin" ] && [ -d "$origin" ]; then
+  ORIGIN_SHARED="$(cd "$origin" && pwd)/../shared/models"
+fi
 fail=0
 while read -r sum name; do
   [ -z "${sum:-}" ] && continue
@@ -17,7 +24,7 @@ while read -r sum name; do
     log "$name: present, checksum ok"; continue
   fi
   got=""
-  for dir in "${VIGIL_MODELS_SRC:-}" "../shared/models"; do
+  for dir in "${VIGIL_MODELS_SRC:-}" "../shared/models" "$ORIGIN_SHARED"; do
     [ -n "$dir" ] && [ -f "$dir/$name" ] || continue
     if echo "$sum  $dir/$name" | sha256sum -c --status; then
       install -m 644 "$dir/$name" "$dst"; got="$dir"; break
@@ -35,7 +42,7 @@ while read -r sum name; do
   fi
   if [ -n "$got" ]; then log "$name: copied from $got, checksum ok"
   else
-    log "$name: NOT FOUND. Tried \$VIGIL_MODELS_SRC (${VIGIL_MODELS_SRC:-unset}), ../shared/models/, ${URL[$name]:-no upstream URL}"
+    log "$name: NOT FOUND. Tried \$VIGIL_MODELS_SRC (${VIGIL_MODELS_SRC:-unset}), ../shared/models/, ${ORIGIN_SHARED:-no local origin}, ${URL[$name]:-no upstream URL}"
     fail=1
   fi
 done < models/MANIFEST.sha256
