@@ -77,9 +77,9 @@ struct LibWriter {
 
 impl LibWriter {
     fn open(path: &Path, w: u32, h: u32, fps: f64) -> Result<LibWriter, ffmpeg::Error> {
-        ffmpeg::init()?;
-        // x264 prints its banner and stats at info level; keep test and CLI output clean.
-        ffmpeg::log::set_level(ffmpeg::log::Level::Error);
+        // Process-wide FFmpeg set-up (quiet logging, so x264's banner and stats stay out of
+        // test and CLI output) lives in one place.
+        crate::ingest::init();
         let mut octx = format::output(&path)?;
         let global = octx.format().flags().contains(format::Flags::GLOBAL_HEADER);
         let codec = encoder::find_by_name("libx264")
