@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 use crate::config::{CameraConfig, Config};
 use crate::events::Event;
 use crate::ingest::{Counters, LiveOptions, LiveSource};
-use crate::pipeline::{build_analytics, ingest_options, run_analytics, EventAssembler, EventSink};
+use crate::pipeline::{
+    build_analytics, finish_analytics, ingest_options, run_analytics, EventAssembler, EventSink,
+};
 
 /// What a camera thread reports upward.
 #[derive(Clone, Debug)]
@@ -205,9 +207,12 @@ fn run_camera(
             }
         }
     }
-    for a in analytics.iter_mut() {
-        let ups = a.finish();
-        asm.handle(ups, &mut sink);
-    }
-    asm.flush(last_pts, source.ring(), true, &mut sink);
+    finish_analytics(
+        &mut analytics,
+        &mut times,
+        &mut asm,
+        last_pts,
+        source.ring(),
+        &mut sink,
+    );
 }

@@ -167,7 +167,7 @@ impl EventAssembler {
         })
     }
 
-    /// Handle one analytic's updates for the frame at `now_s`.
+    /// Handle one analytic's updates (pictures are saved now; clips wait for the post-roll).
     pub fn handle(&mut self, updates: Vec<EventUpdate>, sink: &mut dyn EventSink) {
         for u in updates {
             match u.phase {
@@ -335,13 +335,14 @@ pub fn analyze_file(
         run_analytics(&mut analytics, &frame, &mut analyse, &mut asm, sink);
         asm.flush(frame.pts_s, Some(source.ring()), false, sink);
     }
-    for (i, a) in analytics.iter_mut().enumerate() {
-        let t0 = Instant::now();
-        let ups = a.finish();
-        analyse[i] += t0.elapsed();
-        asm.handle(ups, sink);
-    }
-    asm.flush(last_pts, Some(source.ring()), true, sink);
+    finish_analytics(
+        &mut analytics,
+        &mut analyse,
+        &mut asm,
+        last_pts,
+        Some(source.ring()),
+        sink,
+    );
     stats.wall_s = start.elapsed().as_secs_f64();
     stats.media_s = last_pts;
     let StageTimes {
@@ -379,4 +380,22 @@ pub fn run_analytics(
             asm.handle(ups, sink);
         }
     }
+}
+
+/// End of stream: close every analytic's open events and cut all pending clips.
+pub fn finish_analytics(
+    analytics: &mut [Box<dyn Analytic>],
+    times: &mut [Duration],
+    asm: &mut EventAssembler,
+    last_pts: f64,
+    ring: Option<&PacketRing>,
+    sink: &mut dyn EventSink,
+) {
+    for (i, a) in analytics.iter_mut().enumerate() {
+        let t0 = Instant::now();
+        let ups = a.finish();
+        times[i] += t0.elapsed();
+        asm.handle(ups, sink);
+    }
+    asm.flush(last_pts, ring, true, sink);
 }
