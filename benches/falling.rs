@@ -8,40 +8,34 @@ use opencv::prelude::*;
 
 use vigil::analytics::falling::background::{Background, ForegroundParams};
 use vigil::analytics::falling::blobs::Labeller;
-use vigil::analytics::falling::sim::{Distractor, DropSpec, Scene, SceneSpec};
 use vigil::analytics::falling::{FacadeConfig, FallingAnalytic};
 use vigil::analytics::Analytic;
 use vigil::frame::Frame;
+use vigil::synth::{Distractor, DropPlan, FacadeScene, FacadeSpec};
 
 const W: u32 = 1280;
 const H: u32 = 720;
 
 fn frames(n: u64) -> Vec<Frame> {
-    let mut scene = Scene::new(SceneSpec {
+    let mut scene = FacadeScene::new(&FacadeSpec {
         seed: 42,
         width: W,
         height: H,
         fps: 25.0,
         duration_s: n as f64 / 25.0,
-        night: false,
-        floors: 20,
-        drops: vec![DropSpec {
-            floor: 15,
-            release_s: 1.0,
-            size_px: 5,
+        floors: Some(20),
+        plan: vec![DropPlan {
+            floor: Some(15),
+            release_s: Some(1.0),
+            ..Default::default()
         }],
+        min_size_px: 5.0,
+        max_size_px: 5.0,
         distractors: vec![Distractor::Birds, Distractor::Leaves],
-    });
-    (0..n)
-        .map(|i| Frame {
-            index: i,
-            pts_s: i as f64 / 25.0,
-            width: W,
-            height: H,
-            gray: scene.frame(i),
-            rgb: None,
-        })
-        .collect()
+        ..FacadeSpec::default()
+    })
+    .expect("valid scene");
+    (0..n).map(|i| scene.frame(i).to_frame(false)).collect()
 }
 
 fn bench(c: &mut Criterion) {

@@ -13,6 +13,8 @@ APT_PKGS=(pkg-config clang libclang-dev libopencv-dev libavcodec-dev libavformat
 # Debian's python3-gi; live555 is not packaged in bookworm).
 if [ "${1:-}" = "--test" ]; then
   APT_PKGS+=(python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-good gstreamer1.0-plugins-base)
+  # A real MQTT broker for tests/mqtt.rs (started there on a free loopback port).
+  APT_PKGS+=(mosquitto)
   # Console browser tests: Debian's Chromium (never a downloaded browser build) and a CJK font
   # so Chinese renders in screenshots.
   APT_PKGS+=(chromium chromium-driver fonts-wqy-microhei)

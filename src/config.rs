@@ -47,6 +47,9 @@ pub struct NodeConfig {
     /// How much compressed video each camera keeps in memory for clips.
     #[serde(default = "default_ring")]
     pub ring_s: f64,
+    /// This node's name (MQTT topic prefix and client id); letters, digits, '-', '_', '.'.
+    #[serde(default)]
+    pub name: Option<String>,
 }
 
 fn default_data_dir() -> PathBuf {
@@ -73,6 +76,7 @@ impl Default for NodeConfig {
             pre_roll_s: default_pre_roll(),
             post_roll_s: default_post_roll(),
             ring_s: default_ring(),
+            name: None,
         }
     }
 }
@@ -248,6 +252,12 @@ pub struct Config {
     /// Evidence retention (`[retention]`).
     #[serde(default)]
     pub retention: crate::api::RetentionConfig,
+    /// MQTT publishing (`[mqtt]`); absent: off.
+    #[serde(default)]
+    pub mqtt: Option<crate::push::mqtt::MqttConfig>,
+    /// Evidence storage (`[evidence]`): SM4 encryption at rest.
+    #[serde(default)]
+    pub evidence: crate::evidence::crypt::EvidenceConfig,
     /// Directory of the config file; relative paths in it resolve against this.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -298,6 +308,26 @@ impl Config {
                 reason: format!("must be within 2..600 s, got {}", n.ring_s),
             });
         }
+        if let Some(name) = &n.name {
+            if name.is_empty()
+                || name.len() > 64
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+            {
+                return Err(ConfigError::Node {
+                    field: "name".into(),
+                    reason: "must be 1..64 of letters, digits, '-', '_' or '.'".into(),
+                });
+            }
+        }
+        if let Some(m) = &self.mqtt {
+            m.validate().map_err(|(field, reason)| ConfigError::Node {
+                field: format!("mqtt.{field}"),
+                reason,
+            })?;
+        }
+        self.evidence.validate()?;
         for (i, w) in self.webhooks.iter().enumerate() {
             w.validate().map_err(|reason| ConfigError::Node {
                 field: format!("webhook[{i}]"),

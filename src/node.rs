@@ -1,19 +1,33 @@
 //! The node's camera supervisor: one thread per camera running the pipeline on a live source.
 //! A failing camera logs, reconnects with backoff and never stops the others.
+//!
+//! Each camera thread also keeps a small JPEG of its latest analysed frame (the health board's
+//! thumbnail) and takes new analytic settings from a configuration reload between two frames
+//! ([`NodeControl::reload`]): zones, masks, thresholds and actions change without a restart;
+//! what needs one (sources, addresses, data dir, cameras added or removed) is reported.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::config::{CameraConfig, Config};
-use crate::events::Event;
-use crate::ingest::{Counters, LiveOptions, LiveSource};
-use crate::pipeline::{
-    build_analytics, finish_analytics, ingest_options, run_analytics, EventAssembler, EventSink,
-};
+use crate::analytics::Analytic;
+use crate::api::{CameraStatus, Thumbnail};
+use crate::config::{CameraConfig, Config, ConfigError};
+use crate::events::{Event, EventUpdate};
+use crate::frame::Frame;
+use crate::ingest::{CounterSnapshot, Counters, LiveOptions, LiveSource};
+use crate::pipeline::{build_analytics, ingest_options, EventAssembler, EventSink, PipelineError};
+
+/// How often a camera refreshes its thumbnail.
+pub const THUMBNAIL_EVERY: Duration = Duration::from_secs(3);
+/// Longest side of a thumbnail, in pixels.
+pub const THUMBNAIL_MAX_SIDE: u32 = 320;
+/// A camera whose last frame is older than this does not count as online.
+const FRESH_S: f64 = 5.0;
 
 /// What a camera thread reports upward.
 #[derive(Clone, Debug)]
@@ -29,26 +43,104 @@ pub enum NodeEvent {
 pub struct CameraLive {
     pub name: String,
     pub kind: String,
+    /// The thread's own state: `starting`, `online`, `ended`, `stopped` or `error`.
     pub state: String,
     pub input_fps: f64,
     pub analysed_fps: f64,
     pub last_error: Option<String>,
+    /// Configuration generation whose analytic settings this camera runs.
+    pub generation: u64,
+}
+
+/// The state the API shows: `online`, `reconnecting` or `offline`.
+pub fn camera_state(live: &CameraLive, snap: &CounterSnapshot) -> &'static str {
+    if matches!(live.state.as_str(), "ended" | "stopped" | "error") {
+        return "offline";
+    }
+    let fresh = snap.last_frame_age_s.is_some_and(|a| a < FRESH_S);
+    if snap.online && fresh {
+        "online"
+    } else if snap.reconnecting() {
+        "reconnecting"
+    } else {
+        "offline"
+    }
+}
+
+/// New analytic settings for one camera, built and checked before they are sent.
+struct CameraUpdate {
+    generation: u64,
+    analytics: Vec<Box<dyn Analytic>>,
+}
+
+/// What the API and the status task may read about one camera (cheap to clone).
+#[derive(Clone)]
+pub struct CameraProbe {
+    pub name: String,
+    pub counters: Arc<Counters>,
+    pub live: Arc<Mutex<CameraLive>>,
+    pub thumbnail: Arc<Mutex<Option<Thumbnail>>>,
+}
+
+impl CameraProbe {
+    /// The camera's status as `/api/v1/cameras` shows it.
+    pub fn status(&self) -> CameraStatus {
+        let snap = self.counters.snapshot();
+        let l = self.live.lock().map(|l| l.clone()).unwrap_or_default();
+        let state = camera_state(&l, &snap);
+        let online = state == "online";
+        CameraStatus {
+            name: self.name.clone(),
+            kind: l.kind.clone(),
+            online,
+            input_fps: if online { l.input_fps } else { 0.0 },
+            analysed_fps: if online { l.analysed_fps } else { 0.0 },
+            decode_errors: snap.decode_errors,
+            reconnects: snap.reconnects,
+            last_frame_age_s: snap.last_frame_age_s,
+            queue_depth: 0,
+            infer_ms: None,
+            state: state.to_string(),
+            last_error: l.last_error.clone(),
+            thumbnail_url: None,
+            thumbnail_at_ms: None,
+            config_generation: l.generation,
+        }
+    }
+
+    /// The latest thumbnail, if one was taken.
+    pub fn thumbnail(&self) -> Option<Thumbnail> {
+        self.thumbnail.lock().ok().and_then(|t| t.clone())
+    }
 }
 
 pub struct CameraHandle {
     pub name: String,
     pub counters: Arc<Counters>,
     pub live: Arc<Mutex<CameraLive>>,
+    pub thumbnail: Arc<Mutex<Option<Thumbnail>>>,
     thread: Option<JoinHandle<()>>,
+}
+
+impl CameraHandle {
+    pub fn probe(&self) -> CameraProbe {
+        CameraProbe {
+            name: self.name.clone(),
+            counters: self.counters.clone(),
+            live: self.live.clone(),
+            thumbnail: self.thumbnail.clone(),
+        }
+    }
 }
 
 pub struct Node {
     pub cameras: Vec<CameraHandle>,
     stop: Arc<AtomicBool>,
+    control: Arc<NodeControl>,
 }
 
 struct ChannelSink {
-    tx: std::sync::mpsc::Sender<NodeEvent>,
+    tx: Sender<NodeEvent>,
 }
 
 impl EventSink for ChannelSink {
@@ -62,13 +154,10 @@ impl EventSink for ChannelSink {
 
 impl Node {
     /// Start every camera. Cameras whose analytics cannot start are reported and skipped.
-    pub fn start(
-        cfg: &Config,
-        evidence_dir: PathBuf,
-        tx: std::sync::mpsc::Sender<NodeEvent>,
-    ) -> Node {
+    pub fn start(cfg: &Config, evidence_dir: PathBuf, tx: Sender<NodeEvent>) -> Node {
         let stop = Arc::new(AtomicBool::new(false));
         let mut cameras = Vec::new();
+        let mut senders = HashMap::new();
         for cam in &cfg.cameras {
             let counters = Arc::new(Counters::default());
             let live = Arc::new(Mutex::new(CameraLive {
@@ -77,18 +166,23 @@ impl Node {
                 state: "starting".into(),
                 ..Default::default()
             }));
-            let (c, cam2, ctr, lv, st, tx2, ev) = (
-                cfg.clone(),
-                cam.clone(),
-                counters.clone(),
-                live.clone(),
-                stop.clone(),
-                tx.clone(),
-                evidence_dir.clone(),
-            );
+            let thumbnail = Arc::new(Mutex::new(None));
+            let (utx, urx) = std::sync::mpsc::channel();
+            senders.insert(cam.name.clone(), utx);
+            let ctx = CameraContext {
+                cfg: cfg.clone(),
+                cam: cam.clone(),
+                counters: counters.clone(),
+                live: live.clone(),
+                thumbnail: thumbnail.clone(),
+                stop: stop.clone(),
+                tx: tx.clone(),
+                evidence_dir: evidence_dir.clone(),
+                updates: urx,
+            };
             let thread = std::thread::Builder::new()
                 .name(format!("cam-{}", cam.name))
-                .spawn(move || run_camera(c, cam2, ctr, lv, st, tx2, ev))
+                .spawn(move || run_camera(ctx))
                 .ok();
             if thread.is_none() {
                 tracing::error!(camera = %cam.name, "cannot spawn camera thread");
@@ -97,13 +191,25 @@ impl Node {
                 name: cam.name.clone(),
                 counters,
                 live,
+                thumbnail,
                 thread,
             });
         }
-        Node { cameras, stop }
+        let control = Arc::new(NodeControl {
+            state: Mutex::new(ControlState {
+                effective: cfg.clone(),
+                generation: 0,
+                senders,
+            }),
+        });
+        Node {
+            cameras,
+            stop,
+            control,
+        }
     }
 
-    pub fn camera_status(&self) -> HashMap<String, (CameraLive, crate::ingest::CounterSnapshot)> {
+    pub fn camera_status(&self) -> HashMap<String, (CameraLive, CounterSnapshot)> {
         self.cameras
             .iter()
             .map(|c| {
@@ -111,6 +217,16 @@ impl Node {
                 (c.name.clone(), (live, c.counters.snapshot()))
             })
             .collect()
+    }
+
+    /// Read access to every camera, for the status task.
+    pub fn probes(&self) -> Vec<CameraProbe> {
+        self.cameras.iter().map(CameraHandle::probe).collect()
+    }
+
+    /// The handle that reloads configuration into the running cameras.
+    pub fn control(&self) -> Arc<NodeControl> {
+        self.control.clone()
     }
 
     /// Ask every camera to stop and wait for them (they flush pending clips first).
@@ -124,21 +240,337 @@ impl Node {
     }
 }
 
+// ---------- configuration reload ----------
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    /// The new file cannot be read or is invalid; the running configuration is unchanged.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The new settings are valid TOML but a camera's analytics cannot be built from them.
+    #[error(transparent)]
+    Analytic(#[from] PipelineError),
+    #[error("configuration reload is not available: {0}")]
+    Unavailable(String),
+}
+
+/// What a reload did.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ReloadReport {
+    /// Generation now in effect (unchanged when nothing was applied).
+    pub generation: u64,
+    /// Settings now applied, e.g. `camera.tower.facade`.
+    pub applied: Vec<String>,
+    /// Settings that differ from the running ones but take effect only after a restart, e.g.
+    /// `camera.tower.source`, `node.api_addr`, `camera.new-cam (added)`.
+    pub restart_required: Vec<String>,
+}
+
+struct ControlState {
+    /// The running configuration: the start-up one with reloaded analytic settings.
+    effective: Config,
+    generation: u64,
+    senders: HashMap<String, Sender<CameraUpdate>>,
+}
+
+/// Applies configuration reloads to a running node.
+pub struct NodeControl {
+    state: Mutex<ControlState>,
+}
+
+/// Keys of a camera table that apply live: the analytic settings.
+const LIVE_CAMERA_KEYS: [&str; 2] = ["facade", "elevator"];
+
+fn as_object(v: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
+    match v {
+        serde_json::Value::Object(m) => m,
+        _ => serde_json::Map::new(),
+    }
+}
+
+/// Keys of two objects whose values differ (a key on one side only counts).
+fn changed_keys(
+    old: &serde_json::Map<String, serde_json::Value>,
+    new: &serde_json::Map<String, serde_json::Value>,
+) -> Vec<String> {
+    let mut keys: Vec<&String> = old.keys().chain(new.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    keys.into_iter()
+        .filter(|k| old.get(*k) != new.get(*k))
+        .cloned()
+        .collect()
+}
+
+/// Compare the running configuration with a new one: which settings apply live, which need a
+/// restart, and the new analytic settings per camera.
+fn diff_configs(old: &Config, new: &Config) -> (Vec<String>, Vec<String>, Vec<CameraConfig>) {
+    let (mut applied, mut restart, mut cams) = (Vec::new(), Vec::new(), Vec::new());
+    let ov = as_object(serde_json::to_value(old).unwrap_or_default());
+    let nv = as_object(serde_json::to_value(new).unwrap_or_default());
+    for key in changed_keys(&ov, &nv) {
+        if key == "camera" {
+            continue;
+        }
+        match (ov.get(&key), nv.get(&key)) {
+            (Some(serde_json::Value::Object(a)), Some(serde_json::Value::Object(b))) => {
+                restart.extend(changed_keys(a, b).into_iter().map(|k| format!("{key}.{k}")));
+            }
+            _ => restart.push(key),
+        }
+    }
+    for c in &old.cameras {
+        if !new.cameras.iter().any(|n| n.name == c.name) {
+            restart.push(format!("camera.{} (removed)", c.name));
+        }
+    }
+    for n in &new.cameras {
+        let Some(o) = old.cameras.iter().find(|o| o.name == n.name) else {
+            restart.push(format!("camera.{} (added)", n.name));
+            continue;
+        };
+        let a = as_object(serde_json::to_value(o).unwrap_or_default());
+        let b = as_object(serde_json::to_value(n).unwrap_or_default());
+        let keys = changed_keys(&a, &b);
+        // Another kind is another analytic and pipeline: all of it waits for a restart.
+        let kind_changed = o.kind != n.kind;
+        let mut live = false;
+        for k in keys {
+            if !kind_changed && LIVE_CAMERA_KEYS.contains(&k.as_str()) {
+                applied.push(format!("camera.{}.{k}", n.name));
+                live = true;
+            } else {
+                restart.push(format!("camera.{}.{k}", n.name));
+            }
+        }
+        if live {
+            let mut next = o.clone();
+            next.facade = n.facade.clone();
+            next.elevator = n.elevator.clone();
+            cams.push(next);
+        }
+    }
+    (applied, restart, cams)
+}
+
+/// Drop user info and query from a URL shown to API clients (they may hold credentials).
+fn redact_url(url: &str) -> String {
+    let no_query = url.split(['?', '#']).next().unwrap_or("");
+    match no_query.split_once("://") {
+        Some((scheme, rest)) => {
+            let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+            let host = host.rsplit('@').next().unwrap_or(host);
+            if path.is_empty() {
+                format!("{scheme}://{host}")
+            } else {
+                format!("{scheme}://{host}/{path}")
+            }
+        }
+        None => no_query.to_string(),
+    }
+}
+
+impl NodeControl {
+    /// Apply `new` (already parsed and validated): analytic settings of existing cameras go to
+    /// their threads; everything else is reported as needing a restart. Nothing changes when a
+    /// camera's new analytics cannot be built.
+    pub fn reload(&self, new: &Config) -> Result<ReloadReport, ReloadError> {
+        let mut st = self
+            .state
+            .lock()
+            .map_err(|_| ReloadError::Unavailable("node state poisoned".into()))?;
+        let (applied, restart_required, cams) = diff_configs(&st.effective, new);
+        // Build everything first: a camera whose analytics fail leaves all cameras as they are.
+        let mut effective = st.effective.clone();
+        let mut built = Vec::new();
+        for cam in &cams {
+            if let Some(slot) = effective.cameras.iter_mut().find(|c| c.name == cam.name) {
+                *slot = cam.clone();
+            }
+        }
+        for cam in &cams {
+            built.push((cam.name.clone(), build_analytics(&effective, cam)?));
+        }
+        if !applied.is_empty() {
+            st.generation += 1;
+        }
+        let generation = st.generation;
+        for (name, analytics) in built {
+            let sent = st.senders.get(&name).map(|tx| {
+                tx.send(CameraUpdate {
+                    generation,
+                    analytics,
+                })
+            });
+            if !matches!(sent, Some(Ok(()))) {
+                tracing::warn!(camera = %name, "camera is not running; new settings take effect at the next start");
+            }
+        }
+        st.effective = effective;
+        let report = ReloadReport {
+            generation,
+            applied,
+            restart_required,
+        };
+        tracing::info!(generation, applied = ?report.applied, "configuration reloaded");
+        if !report.restart_required.is_empty() {
+            tracing::warn!(settings = ?report.restart_required, "changed settings need a restart to take effect");
+        }
+        Ok(report)
+    }
+
+    /// Read, validate and apply the config file at `path`.
+    pub fn reload_file(&self, path: &Path) -> Result<ReloadReport, ReloadError> {
+        let new = Config::load(path)?;
+        self.reload(&new)
+    }
+
+    /// The running configuration's cameras and their analytic settings (no source URLs, no
+    /// credentials in action URLs).
+    pub fn effective(&self) -> serde_json::Value {
+        let Ok(st) = self.state.lock() else {
+            return serde_json::json!({ "error": "node state poisoned" });
+        };
+        let cameras: Vec<serde_json::Value> = st
+            .effective
+            .cameras
+            .iter()
+            .map(|c| {
+                let mut elevator = serde_json::to_value(&c.elevator).unwrap_or_default();
+                if let Some(actions) = elevator
+                    .get_mut("actions")
+                    .and_then(serde_json::Value::as_array_mut)
+                {
+                    for a in actions {
+                        if let Some(u) = a.get("url").and_then(serde_json::Value::as_str) {
+                            let r = redact_url(u);
+                            a["url"] = serde_json::Value::String(r);
+                        }
+                        if let Some(o) = a.as_object_mut() {
+                            o.remove("body");
+                        }
+                    }
+                }
+                serde_json::json!({
+                    "name": c.name,
+                    "kind": c.kind,
+                    "facade": c.facade,
+                    "elevator": elevator,
+                })
+            })
+            .collect();
+        serde_json::json!({ "generation": st.generation, "cameras": cameras })
+    }
+}
+
+/// [`crate::api::ConfigReloader`] over a config file.
+pub struct FileReloader {
+    pub path: PathBuf,
+    pub control: Arc<NodeControl>,
+}
+
+impl crate::api::ConfigReloader for FileReloader {
+    fn reload(&self) -> Result<ReloadReport, ReloadError> {
+        self.control.reload_file(&self.path)
+    }
+    fn effective(&self) -> serde_json::Value {
+        self.control.effective()
+    }
+}
+
+// ---------- thumbnails ----------
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// The frame downscaled to at most [`THUMBNAIL_MAX_SIDE`] and encoded as JPEG (colour when the
+/// frame carries colour, grey otherwise). `None` for an empty or inconsistent frame.
+pub fn make_thumbnail(frame: &Frame) -> Option<Thumbnail> {
+    let (w, h) = (frame.width, frame.height);
+    if w == 0 || h == 0 {
+        return None;
+    }
+    let scale = (THUMBNAIL_MAX_SIDE as f64 / w.max(h) as f64).min(1.0);
+    let tw = ((w as f64 * scale).round() as u32).max(1);
+    let th = ((h as f64 * scale).round() as u32).max(1);
+    let mut jpeg = Vec::new();
+    let mut enc = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 75);
+    let res = match &frame.rgb {
+        Some(rgb) => {
+            let img = image::RgbImage::from_raw(w, h, rgb.clone())?;
+            let small = image::imageops::thumbnail(&img, tw, th);
+            enc.encode_image(&small)
+        }
+        None => {
+            let img = image::GrayImage::from_raw(w, h, frame.gray.clone())?;
+            let small = image::imageops::thumbnail(&img, tw, th);
+            enc.encode_image(&small)
+        }
+    };
+    if let Err(e) = res {
+        tracing::debug!(error = %e, "cannot encode thumbnail");
+        return None;
+    }
+    Some(Thumbnail {
+        jpeg: Arc::new(jpeg),
+        at_ms: now_ms(),
+        width: tw,
+        height: th,
+    })
+}
+
+// ---------- the camera thread ----------
+
 fn set_state(live: &Mutex<CameraLive>, f: impl FnOnce(&mut CameraLive)) {
     if let Ok(mut l) = live.lock() {
         f(&mut l);
     }
 }
 
-fn run_camera(
+struct CameraContext {
     cfg: Config,
     cam: CameraConfig,
     counters: Arc<Counters>,
     live: Arc<Mutex<CameraLive>>,
+    thumbnail: Arc<Mutex<Option<Thumbnail>>>,
     stop: Arc<AtomicBool>,
-    tx: std::sync::mpsc::Sender<NodeEvent>,
+    tx: Sender<NodeEvent>,
     evidence_dir: PathBuf,
-) {
+    updates: Receiver<CameraUpdate>,
+}
+
+/// Event numbers stay unique across analytic rebuilds: a rebuilt analytic counts from 1
+/// again, so its ids are shifted past every id handed out before.
+struct IdShift {
+    offset: u64,
+    max_seen: u64,
+}
+
+impl IdShift {
+    fn apply(&mut self, ups: &mut [EventUpdate]) {
+        for u in ups {
+            u.event.id += self.offset;
+            self.max_seen = self.max_seen.max(u.event.id);
+        }
+    }
+}
+
+fn run_camera(ctx: CameraContext) {
+    let CameraContext {
+        cfg,
+        cam,
+        counters,
+        live,
+        thumbnail,
+        stop,
+        tx,
+        evidence_dir,
+        updates,
+    } = ctx;
     let mut analytics = match build_analytics(&cfg, &cam) {
         Ok(a) => a,
         Err(e) => {
@@ -172,12 +604,51 @@ fn run_camera(
     let mut times = vec![Duration::ZERO; analytics.len()];
     let mut window = (Instant::now(), 0u64);
     let mut last_pts = 0.0;
+    let mut last_thumb: Option<Instant> = None;
+    let mut ids = IdShift {
+        offset: 0,
+        max_seen: 0,
+    };
     loop {
+        // New analytic settings from a reload: close the old analytics' open events (their
+        // clips are still cut with the full post-roll), then continue with the new ones.
+        let mut update = None;
+        while let Ok(u) = updates.try_recv() {
+            update = Some(u);
+        }
+        if let Some(u) = update {
+            for a in analytics.iter_mut() {
+                let mut ups = a.finish();
+                ids.apply(&mut ups);
+                asm.handle(ups, &mut sink);
+            }
+            analytics = u.analytics;
+            times = vec![Duration::ZERO; analytics.len()];
+            ids.offset = ids.max_seen;
+            set_state(&live, |l| l.generation = u.generation);
+            tracing::info!(camera = %cam.name, generation = u.generation, "new analytic settings in effect");
+        }
         match source.next_frame() {
             Ok(Some(frame)) => {
                 last_pts = frame.pts_s;
-                run_analytics(&mut analytics, &frame, &mut times, &mut asm, &mut sink);
+                for (i, a) in analytics.iter_mut().enumerate() {
+                    let t0 = Instant::now();
+                    let mut ups = a.on_frame(&frame);
+                    times[i] += t0.elapsed();
+                    if !ups.is_empty() {
+                        ids.apply(&mut ups);
+                        asm.handle(ups, &mut sink);
+                    }
+                }
                 asm.flush(frame.pts_s, source.ring(), false, &mut sink);
+                if last_thumb.map_or(true, |t| t.elapsed() >= THUMBNAIL_EVERY) {
+                    last_thumb = Some(Instant::now());
+                    if let Some(t) = make_thumbnail(&frame) {
+                        if let Ok(mut slot) = thumbnail.lock() {
+                            *slot = Some(t);
+                        }
+                    }
+                }
                 window.1 += 1;
                 let el = window.0.elapsed().as_secs_f64();
                 if el >= 2.0 {
@@ -207,12 +678,191 @@ fn run_camera(
             }
         }
     }
-    finish_analytics(
-        &mut analytics,
-        &mut times,
-        &mut asm,
-        last_pts,
-        source.ring(),
-        &mut sink,
-    );
+    // End of stream: close open events (ids shifted like the rest) and cut every pending clip.
+    for (i, a) in analytics.iter_mut().enumerate() {
+        let t0 = Instant::now();
+        let mut ups = a.finish();
+        times[i] += t0.elapsed();
+        ids.apply(&mut ups);
+        asm.handle(ups, &mut sink);
+    }
+    asm.flush(last_pts, source.ring(), true, &mut sink);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(text: &str) -> Config {
+        Config::parse(text).expect("valid test config")
+    }
+
+    const BASE: &str = r#"
+[node]
+api_addr = "127.0.0.1:8080"
+[[camera]]
+name = "tower"
+kind = "facade"
+source = "tower.mp4"
+[camera.facade]
+floor_height_m = 3.0
+[[camera]]
+name = "gate"
+kind = "facade"
+source = "rtsp://10.0.0.2/1"
+"#;
+
+    #[test]
+    fn diff_separates_live_settings_from_restart_ones() {
+        let old = cfg(BASE);
+        let same = diff_configs(&old, &cfg(BASE));
+        assert_eq!(same, (vec![], vec![], vec![]));
+
+        let new = cfg(&BASE
+            .replace(
+                "floor_height_m = 3.0",
+                "floor_height_m = 3.2\nmasks = [[[0, 0], [10, 0], [10, 10]]]",
+            )
+            .replace("127.0.0.1:8080", "127.0.0.1:9090")
+            .replace("rtsp://10.0.0.2/1", "rtsp://10.0.0.3/1"));
+        let (applied, restart, cams) = diff_configs(&old, &new);
+        assert_eq!(applied, vec!["camera.tower.facade"]);
+        assert_eq!(restart, vec!["node.api_addr", "camera.gate.source"]);
+        assert_eq!(cams.len(), 1);
+        assert_eq!(cams[0].name, "tower");
+        let f = cams[0].facade.as_ref().expect("facade");
+        assert_eq!(f.floor_height_m, 3.2);
+        assert_eq!(f.masks.len(), 1);
+        // The source stays the running one: only the analytic settings move.
+        assert_eq!(cams[0].source, "tower.mp4");
+
+        let fewer = cfg(&format!(
+            "{}\n[[camera]]\nname = \"lift\"\nkind = \"elevator\"\nsource = \"l.mp4\"\n",
+            BASE.split("[[camera]]\nname = \"gate\"")
+                .next()
+                .unwrap_or("")
+        ));
+        let (applied, restart, _) = diff_configs(&old, &fewer);
+        assert!(applied.is_empty());
+        assert_eq!(
+            restart,
+            vec!["camera.gate (removed)", "camera.lift (added)"]
+        );
+    }
+
+    #[test]
+    fn a_kind_change_waits_for_a_restart() {
+        let old = cfg(BASE);
+        let new = cfg(&BASE.replacen(
+            "kind = \"facade\"\nsource = \"tower.mp4\"\n[camera.facade]\nfloor_height_m = 3.0",
+            "kind = \"elevator\"\nsource = \"tower.mp4\"",
+            1,
+        ));
+        let (applied, restart, cams) = diff_configs(&old, &new);
+        assert!(applied.is_empty() && cams.is_empty());
+        assert!(
+            restart.contains(&"camera.tower.kind".to_string()),
+            "{restart:?}"
+        );
+        assert!(
+            restart.contains(&"camera.tower.facade".to_string()),
+            "{restart:?}"
+        );
+    }
+
+    #[test]
+    fn reload_applies_and_counts_generations() {
+        let old = cfg(BASE);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let control = NodeControl {
+            state: Mutex::new(ControlState {
+                effective: old,
+                generation: 0,
+                senders: HashMap::from([("tower".to_string(), tx)]),
+            }),
+        };
+        let r = control
+            .reload(&cfg(
+                &BASE.replace("floor_height_m = 3.0", "floor_height_m = 4.0")
+            ))
+            .expect("reload");
+        assert_eq!(r.generation, 1);
+        assert_eq!(r.applied, vec!["camera.tower.facade"]);
+        let u = rx.try_recv().expect("the camera got new analytics");
+        assert_eq!((u.generation, u.analytics.len()), (1, 1));
+        assert_eq!(
+            control.effective()["cameras"][0]["facade"]["floor_height_m"],
+            4.0
+        );
+        // Nothing new: same generation, nothing sent.
+        let r = control
+            .reload(&cfg(
+                &BASE.replace("floor_height_m = 3.0", "floor_height_m = 4.0")
+            ))
+            .expect("reload");
+        assert_eq!((r.generation, r.applied.len()), (1, 0));
+        assert!(rx.try_recv().is_err());
+        // An invalid file changes nothing.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("bad.toml");
+        std::fs::write(
+            &p,
+            BASE.replace("floor_height_m = 3.0", "floor_height_m = 50.0"),
+        )
+        .expect("write");
+        let e = control.reload_file(&p).expect_err("invalid config refused");
+        assert!(e.to_string().contains("floor_height_m"), "{e}");
+        assert_eq!(
+            control.effective()["cameras"][0]["facade"]["floor_height_m"],
+            4.0
+        );
+    }
+
+    #[test]
+    fn states_from_counters() {
+        let c = Counters::default();
+        let mut live = CameraLive {
+            state: "starting".into(),
+            ..Default::default()
+        };
+        assert_eq!(camera_state(&live, &c.snapshot()), "offline");
+        c.reconnects.fetch_add(1, Ordering::Relaxed);
+        assert_eq!(camera_state(&live, &c.snapshot()), "reconnecting");
+        c.mark_frame();
+        assert_eq!(camera_state(&live, &c.snapshot()), "online");
+        live.state = "ended".into();
+        assert_eq!(camera_state(&live, &c.snapshot()), "offline");
+    }
+
+    #[test]
+    fn thumbnails_are_small_jpegs() {
+        let (w, h) = (1280u32, 720u32);
+        let gray: Vec<u8> = (0..w * h).map(|i| (i % 251) as u8).collect();
+        let mut f = Frame {
+            index: 0,
+            pts_s: 0.0,
+            width: w,
+            height: h,
+            gray,
+            rgb: None,
+        };
+        let t = make_thumbnail(&f).expect("grey thumbnail");
+        assert_eq!((t.width, t.height), (320, 180));
+        assert_eq!(&t.jpeg[..2], &[0xFF, 0xD8]);
+        f.rgb = Some(vec![128; (w * h * 3) as usize]);
+        let t = make_thumbnail(&f).expect("colour thumbnail");
+        let img = image::load_from_memory(&t.jpeg).expect("decodes");
+        assert_eq!((img.width(), img.height()), (320, 180));
+        f.rgb = Some(vec![0; 5]);
+        assert!(make_thumbnail(&f).is_none(), "inconsistent frame");
+    }
+
+    #[test]
+    fn urls_lose_credentials() {
+        assert_eq!(
+            redact_url("http://user:pw@10.0.0.9:8080/relay/1?key=abc"),
+            "http://10.0.0.9:8080/relay/1"
+        );
+        assert_eq!(redact_url("http://10.0.0.9"), "http://10.0.0.9");
+    }
 }

@@ -6,6 +6,9 @@ use std::io::{BufRead, BufReader, Read};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+#[path = "console/serve_support.rs"]
+mod serve_support;
+
 use vigil::api::{
     commit_update, router, ApiConfig, AppState, CameraStatus, EventBus, EventIds, SharedCameras,
     WebhookConfig,
@@ -432,6 +435,167 @@ fn evidence_range_downloads() {
     assert_eq!(err_code(&b), "gone");
 }
 
+#[test]
+fn evidence_with_a_query_token() {
+    let n = Node::start();
+    let mut ids = EventIds::new();
+    let id = n.event(&mut ids, 1, "east", EventKind::FallingObject, Phase::New);
+    let data: Vec<u8> = (0..10_000u32).map(|i| (i * 13 % 251) as u8).collect();
+    let clip = n.dir.path().join("clip-q.mp4");
+    std::fs::write(&clip, &data).unwrap();
+    n.store
+        .attach_evidence(id, EvidenceKind::Clip, &clip)
+        .unwrap();
+    let op = n.tok(Role::Operator).to_string();
+    let path = format!("/events/{id}/clip.mp4");
+    // Range with the token in the URL (what <video> does): 206 and the right bytes.
+    let (s, b, h) = n.req_h(
+        "GET",
+        &format!("{path}?access_token={op}"),
+        None,
+        None,
+        &[("Range", "bytes=0-99")],
+    );
+    assert_eq!(s, 206);
+    assert_eq!(b, &data[..100]);
+    assert_eq!(h.header("content-range"), Some("bytes 0-99/10000"));
+    let (s, b, _) = n.req_h(
+        "GET",
+        &format!("{path}?x=1&access_token={op}"),
+        None,
+        None,
+        &[("Range", "bytes=5000-")],
+    );
+    assert_eq!(s, 206);
+    assert_eq!(b, &data[5000..]);
+    // Whole file too.
+    let (s, b, _) = n.req("GET", &format!("{path}?access_token={op}"), None, None);
+    assert_eq!((s, b.len()), (200, 10_000));
+    // A wrong token: 401, like a wrong header.
+    let (s, b, _) = n.req("GET", &format!("{path}?access_token=nope"), None, None);
+    assert_eq!(s, 401);
+    assert_eq!(err_code(&b), "unauthorized");
+    // A viewer's token: 403, audited like a refused header request.
+    let vw = n.tok(Role::Viewer).to_string();
+    let (s, b, _) = n.req_h(
+        "GET",
+        &format!("{path}?access_token={vw}"),
+        None,
+        None,
+        &[("Range", "bytes=0-99")],
+    );
+    assert_eq!(s, 403);
+    assert_eq!(err_code(&b), "forbidden");
+    // Only evidence files (and the stream and thumbnails) take a URL token.
+    assert_eq!(
+        n.req(
+            "GET",
+            &format!("/events/{id}?access_token={op}"),
+            None,
+            None
+        )
+        .0,
+        401
+    );
+    assert_eq!(
+        n.req("GET", &format!("/events?access_token={op}"), None, None)
+            .0,
+        401
+    );
+    let acts = audit_actions(&n.store);
+    assert!(
+        acts.contains(&("viewer".into(), "denied".into(), format!("event/{id}/clip"))),
+        "{acts:?}"
+    );
+    assert!(acts.contains(&(
+        "operator".into(),
+        "evidence.download".into(),
+        format!("event/{id}/clip")
+    )));
+    // The token itself is never written to the audit log.
+    for r in audit::list(&n.store, 0, 10_000).unwrap() {
+        let text = serde_json::to_string(&r).unwrap();
+        assert!(!text.contains(&op) && !text.contains(&vw), "{text}");
+    }
+}
+
+#[test]
+fn camera_thumbnails_and_states() {
+    let n = Node::start();
+    let vw = n.tok(Role::Viewer).to_string();
+    let path = "/cameras/east/thumbnail.jpg";
+    // None taken yet, unknown camera, no token.
+    let (s, b, _) = n.req("GET", path, Some(&vw), None);
+    assert_eq!(s, 404);
+    assert_eq!(err_code(&b), "not_found");
+    assert_eq!(
+        n.req("GET", "/cameras/nope/thumbnail.jpg", Some(&vw), None)
+            .0,
+        404
+    );
+    assert_eq!(n.req("GET", path, None, None).0, 401);
+    let jpeg = {
+        let img = image::GrayImage::from_pixel(32, 18, image::Luma([90]));
+        let mut buf = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new(&mut buf)
+            .encode_image(&img)
+            .unwrap();
+        buf
+    };
+    n.cams.set_thumbnail(
+        "east",
+        vigil::api::Thumbnail {
+            jpeg: Arc::new(jpeg.clone()),
+            at_ms: 1_700_000_000_123,
+            width: 32,
+            height: 18,
+        },
+    );
+    // Viewers may see it (header or URL token); it is never cached.
+    let (s, b, h) = n.req("GET", path, Some(&vw), None);
+    assert_eq!(s, 200);
+    assert_eq!(b, jpeg);
+    assert_eq!(h.header("content-type"), Some("image/jpeg"));
+    assert_eq!(h.header("cache-control"), Some("no-store"));
+    let (_, b, _) = n.req("GET", "/cameras", Some(&vw), None);
+    let cams = json(&b);
+    let east = &cams["cameras"][0];
+    let url = east["thumbnail_url"]
+        .as_str()
+        .expect("thumbnail_url")
+        .to_string();
+    assert_eq!(url, "/api/v1/cameras/east/thumbnail.jpg?t=1700000000123");
+    assert_eq!(east["thumbnail_at_ms"], 1_700_000_000_123i64);
+    let rel = url.trim_start_matches("/api/v1");
+    let (s, b, _) = n.req("GET", &format!("{rel}&access_token={vw}"), None, None);
+    assert_eq!((s, b.len()), (200, jpeg.len()));
+    // Names outside ASCII are percent-encoded in the URL and found again.
+    assert_eq!(
+        vigil::api::thumbnail_path("东楼-3"),
+        "/api/v1/cameras/%E4%B8%9C%E6%A5%BC-3/thumbnail.jpg"
+    );
+    // A reconnecting camera says so, apart from offline.
+    n.cams.set(CameraStatus {
+        name: "gate".into(),
+        kind: "facade".into(),
+        online: false,
+        reconnects: 3,
+        state: "reconnecting".into(),
+        last_error: Some("connection refused".into()),
+        ..Default::default()
+    });
+    let (_, b, _) = n.req("GET", "/cameras/gate/status", Some(&vw), None);
+    let v = json(&b);
+    assert_eq!(v["state"], "reconnecting");
+    assert_eq!(v["online"], false);
+    assert_eq!(v["last_error"], "connection refused");
+    assert!(v["thumbnail_url"].is_null());
+    // Without a node behind it the reload routes say so.
+    let (s, _, _) = n.req("POST", "/config/reload", Some(n.tok(Role::Admin)), None);
+    assert_eq!(s, 501);
+    assert_eq!(n.req("POST", "/config/reload", Some(&vw), None).0, 403);
+}
+
 /// (method, path, token, (content type, body), expected status, expected error code)
 type BadCase<'a> = (
     &'a str,
@@ -750,6 +914,9 @@ fn cameras_health_metrics_openapi() {
         "/cameras",
         "/cameras/{name}/status",
         "/cameras/{name}/health",
+        "/cameras/{name}/thumbnail.jpg",
+        "/config",
+        "/config/reload",
         "/events",
         "/events/stream",
         "/events/{id}",
@@ -980,4 +1147,168 @@ fn load_fixture_serve() {
     });
     rt.block_on(async move { axum::serve(l, router(state)).await })
         .unwrap();
+}
+
+/// Configuration reload on a real `vigil serve`: through the API (admin only, audited) and
+/// SIGHUP; analytic settings apply live, the rest is reported; an invalid file changes nothing.
+/// Also the camera states (online / reconnecting) and thumbnails of real cameras.
+#[test]
+fn config_reload_on_a_running_server() {
+    use serve_support::{synth_facade, Server};
+    let dir = tempfile::tempdir().unwrap();
+    let clip = synth_facade(
+        dir.path(),
+        "tower",
+        3,
+        &["--duration", "4", "--width", "640", "--height", "360"],
+    );
+    let config = |floor_h: &str, pre_roll: &str| {
+        format!(
+            "[node]\ndata_dir = \"data\"\npre_roll_s = {pre_roll}\n\n\
+             [[camera]]\nname = \"tower\"\nkind = \"facade\"\nsource = \"{}\"\nrealtime = true\nloop = true\n\
+             [camera.facade]\nfloor_height_m = {floor_h}\n\n\
+             [[camera]]\nname = \"dead\"\nkind = \"facade\"\nsource = \"rtsp://127.0.0.1:9/none\"\n\
+             io_timeout_s = 1.0\nreconnect_max_s = 2.0\n",
+            clip.display()
+        )
+    };
+    let mut srv = Server::start(dir.path(), &config("3.0", "5.0"));
+    srv.add_user("op", "operator", "op-password-1");
+    srv.add_user("vw", "viewer", "vw-password-1");
+    let (admin, op, vw) = (
+        srv.admin_token.clone(),
+        srv.login("op", "op-password-1"),
+        srv.login("vw", "vw-password-1"),
+    );
+    let status = |name: &str| {
+        srv.json("GET", &format!("/api/v1/cameras/{name}/status"), Some(&vw))
+            .1
+    };
+
+    // States: the file camera comes online, the dead RTSP one is reconnecting (not "offline").
+    srv.wait_for("tower online", Duration::from_secs(60), || {
+        status("tower")["state"] == "online"
+    });
+    srv.wait_for("dead reconnecting", Duration::from_secs(60), || {
+        status("dead")["state"] == "reconnecting"
+    });
+    let dead = status("dead");
+    assert_eq!(dead["online"], false);
+    assert!(dead["reconnects"].as_u64().unwrap_or(0) >= 1, "{dead}");
+    // Thumbnails: the live camera has one (a viewer may see it), the dead one has none.
+    srv.wait_for("tower thumbnail", Duration::from_secs(30), || {
+        status("tower")["thumbnail_url"].is_string()
+    });
+    let (s, jpeg) = srv.req(
+        "GET",
+        "/api/v1/cameras/tower/thumbnail.jpg",
+        Some(&vw),
+        None,
+    );
+    assert_eq!(s, 200);
+    let img = image::load_from_memory(&jpeg).expect("thumbnail is an image");
+    assert!(img.width() <= 320 && img.height() <= 320 && img.width() > 0);
+    assert_eq!(
+        srv.req("GET", "/api/v1/cameras/dead/thumbnail.jpg", Some(&vw), None)
+            .0,
+        404
+    );
+
+    // The running configuration (admin only).
+    let (s, v) = srv.json("GET", "/api/v1/config", Some(&admin));
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["generation"], 0);
+    assert_eq!(v["cameras"][0]["facade"]["floor_height_m"], 3.0);
+    assert!(!v.to_string().contains("rtsp://"), "no source URLs: {v}");
+    assert_eq!(srv.json("GET", "/api/v1/config", Some(&op)).0, 403);
+
+    // A threshold and a restart-only setting change in the file.
+    std::fs::write(&srv.config, config("3.5", "4.0")).unwrap();
+    for (who, tok) in [("op", &op), ("vw", &vw)] {
+        let (s, v) = srv.json("POST", "/api/v1/config/reload", Some(tok));
+        assert_eq!(s, 403, "{who}: {v}");
+    }
+    assert_eq!(
+        srv.json("GET", "/api/v1/config", Some(&admin)).1["generation"],
+        0
+    );
+    let (s, v) = srv.json("POST", "/api/v1/config/reload", Some(&admin));
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["generation"], 1);
+    assert_eq!(v["applied"], serde_json::json!(["camera.tower.facade"]));
+    assert_eq!(
+        v["restart_required"],
+        serde_json::json!(["node.pre_roll_s"])
+    );
+    let (_, v) = srv.json("GET", "/api/v1/config", Some(&admin));
+    assert_eq!(v["cameras"][0]["facade"]["floor_height_m"], 3.5);
+    // The camera thread picks the new analytic up between two frames.
+    srv.wait_for("tower on generation 1", Duration::from_secs(30), || {
+        status("tower")["config_generation"] == 1
+    });
+    assert_eq!(status("tower")["state"], "online");
+
+    // An invalid file: 422 with the reason; nothing changes.
+    std::fs::write(&srv.config, config("50.0", "4.0")).unwrap();
+    let (s, v) = srv.json("POST", "/api/v1/config/reload", Some(&admin));
+    assert_eq!(s, 422, "{v}");
+    assert_eq!(v["error"]["code"], "invalid_config");
+    let msg = v["error"]["message"].as_str().unwrap_or("");
+    assert!(
+        msg.contains("floor_height_m") && msg.contains("tower"),
+        "{msg}"
+    );
+    std::fs::write(&srv.config, "[node\nbroken").unwrap();
+    let (s, v) = srv.json("POST", "/api/v1/config/reload", Some(&admin));
+    assert_eq!(s, 422, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("vigil.toml"),
+        "{v}"
+    );
+    let (_, v) = srv.json("GET", "/api/v1/config", Some(&admin));
+    assert_eq!(v["generation"], 1);
+    assert_eq!(v["cameras"][0]["facade"]["floor_height_m"], 3.5);
+    assert_eq!(status("tower")["config_generation"], 1);
+
+    // SIGHUP re-reads the file too.
+    std::fs::write(&srv.config, config("4.0", "4.0")).unwrap();
+    srv.signal("HUP");
+    srv.wait_for("SIGHUP reload", Duration::from_secs(30), || {
+        let v = srv.json("GET", "/api/v1/config", Some(&admin)).1;
+        v["generation"] == 2 && v["cameras"][0]["facade"]["floor_height_m"] == 4.0
+    });
+    srv.wait_for("tower on generation 2", Duration::from_secs(30), || {
+        status("tower")["config_generation"] == 2
+    });
+
+    // Every reload and refusal is in the audit log.
+    let (_, v) = srv.json("GET", "/api/v1/audit?limit=1000", Some(&admin));
+    let recs = v["records"].as_array().cloned().unwrap_or_default();
+    let has = |actor: &str, action: &str, ok: Option<bool>| {
+        recs.iter().any(|r| {
+            r["actor"] == actor
+                && r["action"] == action
+                && ok.map_or(true, |ok| {
+                    // The detail is stored as JSON text.
+                    let d: serde_json::Value =
+                        serde_json::from_str(r["detail"].as_str().unwrap_or("null"))
+                            .unwrap_or_default();
+                    d["ok"] == ok
+                })
+        })
+    };
+    assert!(has("admin", "config.reload", Some(true)), "{v}");
+    assert!(has("admin", "config.reload", Some(false)), "{v}");
+    assert!(has("SIGHUP", "config.reload", Some(true)), "{v}");
+    assert!(has("op", "denied", None), "{v}");
+    assert!(has("vw", "denied", None), "{v}");
+
+    let st = srv.stop();
+    let log = srv.log_text();
+    assert!(st.is_some_and(|s| s.success()), "{st:?}\n{log}");
+    assert!(log.contains("configuration reloaded"), "{log}");
+    assert!(log.contains("need a restart"), "{log}");
 }

@@ -602,15 +602,18 @@ fn eval_cli_parses_and_a_tiny_suite_runs() {
         "vigil",
         "eval",
         "falling",
-        "--renderer",
-        "sim",
         "--seeds",
         "1",
+        "--distractor-minutes",
+        "0.05",
+        "--duration",
+        "4",
         "--width",
         "480",
         "--height",
         "360",
-        "--no-model",
+        "--fps",
+        "15",
         "--out",
         out.to_str().expect("utf8"),
     ])
@@ -622,6 +625,10 @@ fn eval_cli_parses_and_a_tiny_suite_runs() {
             .expect("json");
     assert_eq!(report["summary"]["clips"], 2);
     assert!(report["summary"]["drops"].as_u64().expect("drops") >= 1);
+    // Per-clip truth, config and events stay next to the report.
+    for f in ["drop000.truth.json", "drop000.toml", "drop000.events.json", "distr000.events.json"] {
+        assert!(out.join(f).exists(), "{f} missing");
+    }
 }
 
 /// The evaluator's real path: a `vigil::synth` clip (H.264, calibrated config) through
@@ -689,27 +696,22 @@ fn eval_default_suite() {
         .unwrap_or(7);
     let opts = SuiteOptions {
         seeds,
-        seed: 1,
-        width: 1280,
-        height: 720,
-        codec: std::env::var("EVAL_CODEC").is_ok(),
-        use_model: std::env::var("EVAL_NO_MODEL").is_err(),
-        jobs: 2,
-        renderer: vigil::analytics::falling::eval::Renderer::Synth,
-        duration_s: 10.0,
         out: Some(std::path::PathBuf::from(
             std::env::var("EVAL_OUT").unwrap_or("/tmp/vigil-eval".into()),
         )),
+        ..SuiteOptions::default()
     };
     let (s, _) = run_suite(&opts, &|l| eprintln!("{l}")).expect("runs");
     println!("{}", summary_text(&s));
 }
 
-/// Debug one clip of the default suite: `CLIP=10 cargo test --release --test falling -- --ignored debug_clip --nocapture`.
+/// Debug one clip of the default suite (rendered in memory, fed to the analytic directly):
+/// `CLIP=10 cargo test --release --test falling -- --ignored debug_clip --nocapture`.
 #[test]
 #[ignore]
 fn debug_clip() {
-    use vigil::analytics::falling::sim::{suite, Scene};
+    use vigil::analytics::falling::eval::{synth_suite, SuiteOptions};
+    use vigil::synth::FacadeScene;
     let _ = tracing_subscriber::fmt()
         .with_env_filter("vigil=debug")
         .with_test_writer()
@@ -722,12 +724,17 @@ fn debug_clip() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(7);
-    let spec = suite(1, seeds, 1280, 720).remove(idx);
-    let mut scene = Scene::new(spec);
-    for d in &scene.truth.drops {
+    let opts = SuiteOptions {
+        seeds,
+        ..SuiteOptions::default()
+    };
+    let spec = synth_suite(&opts).remove(idx).spec;
+    let mut scene = FacadeScene::new(&spec).expect("valid spec");
+    for d in &scene.truth().drops {
         let tr = &d.trajectory;
         eprintln!(
-            "truth floor {} size {} visible {:.2}..{:.2} from {:?} to {:?}",
+            "truth {} floor {} size {:.1} visible {:?}..{:?} from {:?} to {:?}",
+            d.object,
             d.floor,
             d.size_px,
             d.first_visible_s,
@@ -736,23 +743,33 @@ fn debug_clip() {
             tr.last()
         );
     }
-    let mut a = FallingAnalytic::new("dbg", &scene.config).expect("valid");
-    let mut bg = Background::new(1280, 720, Vec::new(), ForegroundParams::default());
+    let config = scene
+        .camera_config("dbg", "dbg.mp4")
+        .facade
+        .expect("facade camera");
+    let (w, h, fps) = (spec.width, spec.height, spec.fps);
+    let mut a = FallingAnalytic::new("dbg", &config).expect("valid");
+    let mut bg = Background::new(
+        w as usize,
+        h as usize,
+        Vec::new(),
+        ForegroundParams::default(),
+    );
     let mut fg = Vec::new();
-    let truth = scene.truth.drops.clone();
-    for i in 0..scene.frames() {
+    let truth = scene.truth().drops.clone();
+    for i in 0..scene.frame_count() {
         let f = Frame {
             index: i,
-            pts_s: i as f64 / 25.0,
-            width: 1280,
-            height: 720,
-            gray: scene.frame(i),
+            pts_s: i as f64 / fps,
+            width: w,
+            height: h,
+            gray: scene.frame(i).gray(),
             rgb: None,
         };
         if std::env::var("BLOBS").is_ok() {
             bg.apply(&f.gray, &mut fg);
             let blobs = Labeller::default()
-                .label(&fg, 1280, 720, 2, 4000, 40000)
+                .label(&fg, w as usize, h as usize, 2, 4000, 40000)
                 .unwrap_or_default();
             for d in &truth {
                 if let Some(p) = d.trajectory.iter().find(|p| (p[0] - f.pts_s).abs() < 1e-6) {
@@ -761,7 +778,7 @@ fn debug_clip() {
                         .filter(|b| (b.x - p[1]).abs() < 30.0 && (b.y - p[2]).abs() < 40.0)
                         .map(|b| (b.x as i64, b.y as i64, b.area))
                         .collect();
-                    let px = f.gray[(p[2] as usize) * 1280 + p[1] as usize];
+                    let px = f.gray[(p[2] as usize) * w as usize + p[1] as usize];
                     eprintln!(
                         "t={:.2} truth ({:.0},{:.0}) luma {} blobs {:?}",
                         f.pts_s, p[1], p[2], px, near

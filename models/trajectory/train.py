@@ -66,7 +66,8 @@ class Camera:
 def sim_falling(rng, t):
     h0 = rng.uniform(4.0, 90.0)
     x0 = rng.uniform(-15, 15)
-    k = rng.choice([0.0, rng.uniform(0.0, 0.05), rng.uniform(0.05, 0.4)])  # drag 1/m
+    # drag 1/m: none, light, heavy (terminal ≈5 m/s), and bags/paper/cardboard (≈1.8–5 m/s)
+    k = rng.choice([0.0, rng.uniform(0.0, 0.05), rng.uniform(0.05, 0.4), rng.uniform(0.4, 3.0)])
     vx = rng.normal(0, 0.8)
     vz = abs(rng.normal(0, 1.0)) if rng.random() < 0.5 else 0.0  # outward throw
     vy = rng.choice([0.0, rng.uniform(-2.0, 2.0)])  # thrown up/down a bit
@@ -85,6 +86,8 @@ def sim_falling(rng, t):
     if vy > 0:
         H = np.where(t < t_apex, h0 - 0.5 * g * (t_apex - t) ** 2, H)
     X = x0 + vx * t
+    if k > 0.4:  # light objects flutter sideways a little as they tumble
+        X = X + rng.uniform(0.0, 0.4) * np.sin(2 * np.pi * rng.uniform(0.5, 2.0) * t + rng.uniform(0, 6))
     Z = vz * t * np.exp(-0.1 * t)
     return X, H, Z, H > 0
 

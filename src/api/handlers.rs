@@ -46,6 +46,9 @@ pub fn router(state: AppState) -> Router {
         .route("/cameras", get(list_cameras))
         .route("/cameras/{name}/status", get(camera_status))
         .route("/cameras/{name}/health", get(camera_health))
+        .route("/cameras/{name}/thumbnail.jpg", get(camera_thumbnail))
+        .route("/config", get(config_get))
+        .route("/config/reload", post(config_reload))
         .route("/events", get(list_events))
         .route("/events/stream", get(stream_events))
         .route("/events/{id}", get(get_event))
@@ -141,17 +144,60 @@ fn bearer(parts: &Parts) -> Option<String> {
     Some(t.trim().to_string())
 }
 
-/// Query-string token, accepted only for the SSE stream (browsers' EventSource cannot set
-/// headers).
+/// Routes that take the token as `?access_token=`: the SSE stream (browsers' EventSource
+/// cannot set headers), evidence files and camera thumbnails (so `<video>` streams and seeks
+/// with Range requests and `<img>` loads directly). Role checks and auditing are the same as
+/// with the header; the token is never logged.
+fn takes_query_token(path: &str) -> bool {
+    // Inside the nested `/api/v1` router the prefix is already stripped.
+    let rest = path.strip_prefix("/api/v1").unwrap_or(path);
+    let rest = rest.strip_prefix('/').unwrap_or(rest);
+    if rest == "events/stream" {
+        return true;
+    }
+    let parts: Vec<&str> = rest.split('/').collect();
+    match parts.as_slice() {
+        ["events", _, file] => matches!(*file, "clip.mp4" | "snapshot.jpg" | "trajectory.png"),
+        ["cameras", _, "thumbnail.jpg"] => true,
+        _ => false,
+    }
+}
+
+/// Percent-decode a query value (`+` is a space in form encoding; tokens have neither).
+fn pct_decode(v: &str) -> Option<String> {
+    let b = v.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' => {
+                let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
 fn query_token(parts: &Parts) -> Option<String> {
-    if !parts.uri.path().ends_with("/events/stream") {
+    if !takes_query_token(parts.uri.path()) {
         return None;
     }
     parts
         .uri
         .query()?
         .split('&')
-        .find_map(|kv| kv.strip_prefix("access_token=").map(|v| v.to_string()))
+        .find_map(|kv| kv.strip_prefix("access_token="))
+        .and_then(pct_decode)
 }
 
 impl FromRequestParts<AppState> for Principal {
@@ -381,6 +427,88 @@ async fn camera_health(
     let store = state.store.clone();
     let w = blocking(move || Ok(store.health_window(&name, since)?)).await?;
     Ok(Json(w))
+}
+
+async fn camera_thumbnail(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(name): Path<String>,
+) -> ApiResult<Response> {
+    require(&state, &p, Action::ViewCameras, "cameras").await?;
+    if state.cameras.camera(&name).is_none() {
+        return Err(ApiError::not_found(format!("no camera '{name}'")));
+    }
+    let t = state
+        .cameras
+        .thumbnail(&name)
+        .ok_or_else(|| ApiError::not_found(format!("camera '{name}' has no thumbnail yet")))?;
+    let mut resp = Response::new(Body::from(t.jpeg.as_ref().clone()));
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/jpeg"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Ok(v) = HeaderValue::from_str(&t.at_ms.to_string()) {
+        h.insert("x-captured-at-ms", v);
+    }
+    Ok(resp)
+}
+
+// ---------- configuration ----------
+
+fn reloader(state: &AppState) -> ApiResult<std::sync::Arc<dyn super::ConfigReloader>> {
+    state.reloader.clone().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "not_implemented",
+            "configuration reload is not available on this server",
+        )
+    })
+}
+
+async fn config_get(
+    State(state): State<AppState>,
+    p: Principal,
+) -> ApiResult<Json<serde_json::Value>> {
+    require(&state, &p, Action::ManageConfig, "config").await?;
+    let r = reloader(&state)?;
+    Ok(Json(blocking(move || Ok(r.effective())).await?))
+}
+
+async fn config_reload(
+    State(state): State<AppState>,
+    p: Principal,
+) -> ApiResult<Json<crate::node::ReloadReport>> {
+    require(&state, &p, Action::ManageConfig, "config").await?;
+    let r = reloader(&state)?;
+    let store = state.store.clone();
+    blocking(move || {
+        let res = r.reload();
+        let detail = match &res {
+            Ok(rep) => serde_json::json!({
+                "ok": true,
+                "generation": rep.generation,
+                "applied": rep.applied,
+                "restart_required": rep.restart_required,
+            }),
+            Err(e) => serde_json::json!({ "ok": false, "error": e.to_string() }),
+        };
+        audit::append(
+            &store,
+            &AuditEntry::new(&p.name, p.role.as_str(), "config.reload", "config").detail(detail),
+        )?;
+        match res {
+            Ok(rep) => Ok(Json(rep)),
+            Err(e @ crate::node::ReloadError::Unavailable(_)) => Err(ApiError::internal(e.to_string())),
+            Err(e) => {
+                tracing::warn!(user = %p.name, error = %e, "configuration reload rejected; the running configuration is unchanged");
+                Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_config",
+                    e.to_string(),
+                ))
+            }
+        }
+    })
+    .await
 }
 
 // ---------- events ----------
@@ -654,10 +782,26 @@ async fn evidence(
         }
         let mut f = std::fs::File::open(&ev.path)
             .map_err(|_| ApiError::new(StatusCode::GONE, "gone", "evidence file missing"))?;
-        let len = f
-            .metadata()
-            .map(|m| m.len())
-            .map_err(|e| ApiError::internal(e.to_string()))?;
+        // SM4-sealed evidence is served decrypted: length and ranges are plaintext offsets, and
+        // every chunk read is verified (HMAC-SM3) first. Plaintext files are served as stored.
+        let sealed_err = |e: crate::evidence::crypt::CryptError| {
+            use crate::evidence::crypt::CryptError as C;
+            tracing::error!(path = %ev.path, error = %e, "cannot read encrypted evidence");
+            let code = match e {
+                C::Tampered(_) | C::Malformed(_) => "evidence_corrupt",
+                C::NoKey | C::WrongKey | C::Version(_) | C::Key(_) => "evidence_key",
+                _ => "internal",
+            };
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, code, e.to_string())
+        };
+        let sealed = crate::evidence::crypt::Sealed::detect(&mut f).map_err(sealed_err)?;
+        let len = match &sealed {
+            Some(s) => s.plain_len(),
+            None => f
+                .metadata()
+                .map(|m| m.len())
+                .map_err(|e| ApiError::internal(e.to_string()))?,
+        };
         let range = parse_range(range_h.as_deref(), len);
         let Ok(range) = range else {
             let mut r = ApiError::new(
@@ -683,10 +827,16 @@ async fn evidence(
             ));
         }
         let n = if len == 0 { 0 } else { end - start + 1 };
-        let mut buf = vec![0u8; n as usize];
-        f.seek(SeekFrom::Start(start))
-            .and_then(|_| f.read_exact(&mut buf))
-            .map_err(|e| ApiError::internal(format!("read evidence: {e}")))?;
+        let buf = match &sealed {
+            Some(s) => s.read_range(&mut f, start, n).map_err(sealed_err)?,
+            None => {
+                let mut buf = vec![0u8; n as usize];
+                f.seek(SeekFrom::Start(start))
+                    .and_then(|_| f.read_exact(&mut buf))
+                    .map_err(|e| ApiError::internal(format!("read evidence: {e}")))?;
+                buf
+            }
+        };
         // Audit whole downloads and the first chunk of ranged ones (players fetch many).
         if start == 0 {
             let e = AuditEntry::new(&p.name, p.role.as_str(), "evidence.download", &target)
@@ -698,7 +848,14 @@ async fn evidence(
         h.insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
         h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
         if let Ok(v) = HeaderValue::from_str(&ev.sha256) {
-            h.insert("x-content-sha256", v);
+            // The index's checksum is of the file at rest, so it is the body's only when the
+            // file is not sealed.
+            let name = if sealed.is_some() {
+                "x-stored-sha256"
+            } else {
+                "x-content-sha256"
+            };
+            h.insert(name, v);
         }
         if range.is_some() {
             *resp.status_mut() = StatusCode::PARTIAL_CONTENT;

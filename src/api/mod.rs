@@ -48,6 +48,50 @@ pub struct CameraStatus {
     pub queue_depth: u64,
     /// Mean detector inference time over the last period.
     pub infer_ms: Option<f64>,
+    /// `online` (frames arriving), `reconnecting` (the source failed and is being retried) or
+    /// `offline` (not connected yet, ended, stopped, or its analytics could not start).
+    #[serde(default = "default_state")]
+    pub state: String,
+    /// The last error the camera reported, if any.
+    #[serde(default)]
+    pub last_error: Option<String>,
+    /// Where the latest small picture of the camera is (`None` until one exists).
+    #[serde(default)]
+    pub thumbnail_url: Option<String>,
+    /// When that picture was taken (Unix ms).
+    #[serde(default)]
+    pub thumbnail_at_ms: Option<i64>,
+    /// How many configuration reloads this camera's analytics have applied.
+    #[serde(default)]
+    pub config_generation: u64,
+}
+
+fn default_state() -> String {
+    "offline".into()
+}
+
+/// A camera's latest analysed frame, downscaled and JPEG-encoded.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Thumbnail {
+    pub jpeg: Arc<Vec<u8>>,
+    /// Unix ms when the frame was analysed.
+    pub at_ms: i64,
+    pub width: u32,
+    pub height: u32,
+}
+
+/// `/api/v1/cameras/{name}/thumbnail.jpg`, with the name percent-encoded.
+pub fn thumbnail_path(camera: &str) -> String {
+    let mut out = String::from("/api/v1/cameras/");
+    for b in camera.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out.push_str("/thumbnail.jpg");
+    out
 }
 
 /// Source of camera status; the node's `serve` implements it or feeds [`SharedCameras`].
@@ -56,32 +100,74 @@ pub trait CameraRegistry: Send + Sync {
     fn camera(&self, name: &str) -> Option<CameraStatus> {
         self.cameras().into_iter().find(|c| c.name == name)
     }
+    /// The camera's latest thumbnail (`None`: unknown camera or none taken yet).
+    fn thumbnail(&self, _name: &str) -> Option<Thumbnail> {
+        None
+    }
 }
 
 /// A ready-made registry: a shared map the pipeline updates.
 #[derive(Clone, Default)]
-pub struct SharedCameras(Arc<RwLock<BTreeMap<String, CameraStatus>>>);
+pub struct SharedCameras {
+    status: Arc<RwLock<BTreeMap<String, CameraStatus>>>,
+    thumbs: Arc<RwLock<BTreeMap<String, Thumbnail>>>,
+}
 
 impl SharedCameras {
     pub fn set(&self, s: CameraStatus) {
-        if let Ok(mut m) = self.0.write() {
+        if let Ok(mut m) = self.status.write() {
             m.insert(s.name.clone(), s);
         }
     }
     pub fn remove(&self, name: &str) {
-        if let Ok(mut m) = self.0.write() {
+        if let Ok(mut m) = self.status.write() {
             m.remove(name);
+        }
+        if let Ok(mut m) = self.thumbs.write() {
+            m.remove(name);
+        }
+    }
+    /// Keep `t` as the camera's thumbnail; its status then points at it.
+    pub fn set_thumbnail(&self, name: &str, t: Thumbnail) {
+        if let Ok(mut m) = self.thumbs.write() {
+            m.insert(name.to_string(), t);
         }
     }
 }
 
 impl CameraRegistry for SharedCameras {
     fn cameras(&self) -> Vec<CameraStatus> {
-        self.0
+        let thumbs = self.thumbs.read().ok();
+        self.status
             .read()
-            .map(|m| m.values().cloned().collect())
+            .map(|m| {
+                m.values()
+                    .cloned()
+                    .map(|mut c| {
+                        if let Some(t) = thumbs.as_ref().and_then(|t| t.get(&c.name)) {
+                            // The time in the URL makes browsers fetch each new picture.
+                            c.thumbnail_url =
+                                Some(format!("{}?t={}", thumbnail_path(&c.name), t.at_ms));
+                            c.thumbnail_at_ms = Some(t.at_ms);
+                        }
+                        c
+                    })
+                    .collect()
+            })
             .unwrap_or_default()
     }
+    fn thumbnail(&self, name: &str) -> Option<Thumbnail> {
+        self.status.read().ok()?.get(name)?;
+        self.thumbs.read().ok()?.get(name).cloned()
+    }
+}
+
+/// Re-reads the node's configuration and applies what can change without a restart.
+pub trait ConfigReloader: Send + Sync {
+    /// Re-read the config file. `Err` (nothing changed): the new file is unreadable or invalid.
+    fn reload(&self) -> Result<crate::node::ReloadReport, crate::node::ReloadError>;
+    /// The configuration in effect (no secrets, no source URLs).
+    fn effective(&self) -> serde_json::Value;
 }
 
 /// A change to an event, as broadcast to SSE clients (`phase`: new, update, end, state).
@@ -207,6 +293,8 @@ pub struct AppState {
     pub config: ApiConfig,
     pub started: Instant,
     pub tokens: Arc<crate::auth::TokenCache>,
+    /// Configuration reload (`POST /config/reload`); `None`: not available here.
+    pub reloader: Option<Arc<dyn ConfigReloader>>,
 }
 
 impl AppState {
@@ -225,7 +313,14 @@ impl AppState {
             tokens: Arc::new(crate::auth::TokenCache::new(
                 std::time::Duration::from_secs(5),
             )),
+            reloader: None,
         }
+    }
+
+    /// Enable `POST /api/v1/config/reload` and `GET /api/v1/config`.
+    pub fn with_reloader(mut self, r: Arc<dyn ConfigReloader>) -> Self {
+        self.reloader = Some(r);
+        self
     }
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
-use vigil::api::{self, AppState, CameraStatus, EventBus, EventIds, SharedCameras};
+use vigil::api::{self, AppState, EventBus, EventIds, SharedCameras};
 use vigil::auth::{self, Role};
 use vigil::config::Config;
 use vigil::events::{EventUpdate, Phase};
@@ -123,8 +123,63 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: finishing events and clips");
 }
 
+/// SIGHUP re-reads the config file like `POST /api/v1/config/reload` (audited as `SIGHUP`).
+fn spawn_sighup_reload(
+    reloader: Arc<dyn api::ConfigReloader>,
+    store: Store,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let Ok(mut hup) = signal(SignalKind::hangup()) else {
+                tracing::warn!("cannot listen for SIGHUP; reload through the API instead");
+                return;
+            };
+            while hup.recv().await.is_some() {
+                tracing::info!("SIGHUP: reloading the configuration");
+                let (r, st) = (reloader.clone(), store.clone());
+                let res = tokio::task::spawn_blocking(move || {
+                    let res = r.reload();
+                    let detail = match &res {
+                        Ok(rep) => serde_json::json!({ "ok": true, "generation": rep.generation,
+                            "applied": rep.applied, "restart_required": rep.restart_required }),
+                        Err(e) => serde_json::json!({ "ok": false, "error": e.to_string() }),
+                    };
+                    let entry =
+                        vigil::audit::AuditEntry::new("SIGHUP", "-", "config.reload", "config")
+                            .detail(detail);
+                    if let Err(e) = vigil::audit::append(&st, &entry) {
+                        tracing::error!(error = %e, "cannot audit the reload");
+                    }
+                    res
+                })
+                .await;
+                match res {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => {
+                        tracing::error!(error = %e, "configuration reload rejected; the running configuration is unchanged")
+                    }
+                    Err(e) => tracing::error!(error = %e, "reload task failed"),
+                }
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = (reloader, store);
+        }
+    })
+}
+
 pub fn run(args: ServeArgs) -> Result<()> {
     let cfg = Config::load(&args.config)?;
+    // Evidence encryption: a configured key that is missing or malformed stops start-up here.
+    let evidence_key = cfg.evidence.load_key(&cfg.base_dir)?;
+    let encrypt = cfg.evidence.encrypt == vigil::evidence::crypt::Encrypt::Sm4;
+    if let Some(k) = &evidence_key {
+        tracing::info!(key_id = %k.id_hex(), encrypt, "evidence key loaded");
+    }
+    vigil::evidence::crypt::install(evidence_key, encrypt);
     let data_dir = cfg.resolve(&cfg.node.data_dir.to_string_lossy());
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("creating data dir {}", data_dir.display()))?;
@@ -150,7 +205,6 @@ pub fn run(args: ServeArgs) -> Result<()> {
             registry.clone(),
             cfg.api.clone(),
         );
-        let app = api::router(state).merge(vigil::console::router());
         let listener = tokio::net::TcpListener::bind(&addr)
             .await
             .with_context(|| format!("binding the API to {addr}"))?;
@@ -166,35 +220,40 @@ pub fn run(args: ServeArgs) -> Result<()> {
                 .context("spawning the event writer")?
         };
 
-        // Camera figures for the API and health history.
-        let handles: Vec<_> = node
-            .cameras
-            .iter()
-            .map(|c| (c.name.clone(), c.counters.clone(), c.live.clone()))
-            .collect();
+        // Configuration reload: `POST /api/v1/config/reload` and SIGHUP.
+        let reloader: Arc<dyn api::ConfigReloader> = Arc::new(vigil::node::FileReloader {
+            path: args.config.clone(),
+            control: node.control(),
+        });
+        let app =
+            api::router(state.with_reloader(reloader.clone())).merge(vigil::console::router());
+        let hup_task = spawn_sighup_reload(reloader, store.clone());
+
+        // Camera figures (state, thumbnail) for the API and health history.
+        let probes = node.probes();
         let status_task = tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(1));
             loop {
                 tick.tick().await;
-                for (name, counters, live) in &handles {
-                    let snap = counters.snapshot();
-                    let l = live.lock().map(|l| l.clone()).unwrap_or_default();
-                    let fresh = snap.last_frame_age_s.is_some_and(|a| a < 5.0);
-                    cameras.set(CameraStatus {
-                        name: name.clone(),
-                        kind: l.kind.clone(),
-                        online: snap.online && fresh,
-                        input_fps: if fresh { l.input_fps } else { 0.0 },
-                        analysed_fps: if fresh { l.analysed_fps } else { 0.0 },
-                        decode_errors: snap.decode_errors,
-                        reconnects: snap.reconnects,
-                        last_frame_age_s: snap.last_frame_age_s,
-                        queue_depth: 0,
-                        infer_ms: None,
-                    });
+                for p in &probes {
+                    cameras.set(p.status());
+                    if let Some(t) = p.thumbnail() {
+                        cameras.set_thumbnail(&p.name, t);
+                    }
                 }
             }
         });
+        // MQTT: availability, committed event notices (from the outbox), camera stats.
+        let mqtt = match cfg.mqtt.clone() {
+            Some(m) => Some(vigil::push::mqtt::spawn(
+                m,
+                cfg.node.name.as_deref(),
+                store.clone(),
+                &bus,
+                registry.clone(),
+            )?),
+            None => None,
+        };
         let sampler = api::spawn_health_sampler(store.clone(), registry, Duration::from_secs(10));
         let hooks = vigil::push::spawn_webhook_worker(store.clone(), cfg.webhooks.clone(), &bus);
         let retention = vigil::push::spawn_retention(store.clone(), cfg.retention.clone());
@@ -203,6 +262,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
             .with_graceful_shutdown(shutdown_signal())
             .await;
         status_task.abort();
+        hup_task.abort();
         sampler.abort();
         retention.abort();
         // Cameras flush their pending clips; the writer drains the channel and ends.
@@ -212,6 +272,9 @@ pub fn run(args: ServeArgs) -> Result<()> {
         })
         .await
         .context("stopping cameras")?;
+        if let Some(m) = mqtt {
+            m.shutdown().await; // the last notices, then `offline` and a clean disconnect
+        }
         for h in hooks {
             h.abort();
         }

@@ -51,7 +51,7 @@ const ASSETS: &[Asset] = &[
 
 /// Only our own origin: no CDN, no inline script; media and pictures come from the API.
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
-img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self'; \
+img-src 'self' data:; media-src 'self'; connect-src 'self'; \
 object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
 
 /// Routes for the console. Merge it with the API router: `api.merge(console::router())`.

@@ -40,6 +40,13 @@ pub fn write_mp4(path: &Path, clip: &ClipPackets) -> Result<ClipInfo, EvidenceEr
     let tmp = path.with_file_name(tmp_name);
 
     let res = mux(&tmp, clip).and_then(|n| {
+        // Sealed when evidence encryption is on (`[evidence] encrypt = "sm4"`).
+        if let Some(key) = super::crypt::write_key() {
+            super::crypt::seal_file(&key, &tmp).map_err(|e| EvidenceError::Io {
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+            })?;
+        }
         // Durable before it becomes visible under the final name.
         std::fs::File::open(&tmp)
             .and_then(|f| f.sync_all())

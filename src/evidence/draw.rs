@@ -245,6 +245,11 @@ pub fn save_picture(path: &std::path::Path, img: &RgbImage) -> Result<u64, super
         }
         other => return Err(err(format!("unsupported picture type '{other}'"))),
     }
+    // Sealed when evidence encryption is on (`[evidence] encrypt = "sm4"`).
+    let buf = match super::crypt::write_key() {
+        Some(key) => super::crypt::seal(&key, &buf),
+        None => buf,
+    };
     super::write_atomic(path, &buf)?;
     Ok(buf.len() as u64)
 }

@@ -1,6 +1,7 @@
 //! Evidence: clips remuxed from the packet ring, snapshots and annotated pictures.
 
 pub mod clip;
+pub mod crypt;
 pub mod draw;
 
 use std::path::PathBuf;

@@ -35,6 +35,16 @@ fn now_unix_ms() -> u64 {
         .unwrap_or(0)
 }
 
+impl CounterSnapshot {
+    /// The source failed and is being retried: it is offline after at least one reconnect
+    /// (`LiveSource` marks the source offline and counts a reconnect before every backoff, and
+    /// online again at the next decoded frame). Before the first failure a source that has not
+    /// produced a frame yet is just offline.
+    pub fn reconnecting(&self) -> bool {
+        !self.online && self.reconnects > 0
+    }
+}
+
 impl Counters {
     /// Record a decoded frame: bumps `frames_decoded`, stamps the time and marks the source online.
     pub fn mark_frame(&self) {
@@ -83,5 +93,13 @@ mod tests {
         assert!(s.last_frame_age_s.is_some_and(|a| a >= 0.0));
         c.set_online(false);
         assert!(!c.snapshot().online);
+        assert!(
+            !c.snapshot().reconnecting(),
+            "offline without a retry is not reconnecting"
+        );
+        c.reconnects.fetch_add(1, Ordering::Relaxed);
+        assert!(c.snapshot().reconnecting());
+        c.mark_frame();
+        assert!(!c.snapshot().reconnecting(), "a frame ends the reconnect");
     }
 }

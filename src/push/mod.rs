@@ -1,4 +1,4 @@
-//! Push delivery: webhooks fed from the store's durable outbox.
+//! Push delivery: webhooks (and MQTT, [`mqtt`]) fed from the store's durable outbox.
 //!
 //! Every event change writes an outbox row in the same transaction as the change. Each
 //! subscriber has a cursor in the store; its worker sends notices strictly in order, retries
@@ -6,6 +6,8 @@
 //! never overtakes an earlier one), and advances the cursor only after a 2xx. A crash
 //! between delivery and cursor update re-sends that notice: delivery is at least once;
 //! receivers de-duplicate on `X-Vigil-Delivery`.
+
+pub mod mqtt;
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;

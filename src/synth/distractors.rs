@@ -1,5 +1,6 @@
-//! Moving distractors that are not part of the facade: birds, leaves, insects at the lens, rain,
-//! camera shake and exposure changes.
+//! Moving distractors that are not part of the facade: birds (flapping, gliding, diving, landing
+//! on a sill and taking off again, flocks), leaves, insects at the lens, rain, camera shake and
+//! exposure changes; plus the look's pole vibration and auto-exposure wander.
 
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -166,11 +167,17 @@ impl Dynamics {
         };
         let (w, h) = (p.cam.width as f64, p.cam.height as f64);
         for b in 0..n {
-            let mode = match r.gen_range(0..10) {
-                0..=3 => "flap",
-                4..=6 => "glide",
-                _ => "dive",
+            let mode = match r.gen_range(0..12) {
+                0..=2 => "flap",
+                3..=4 => "glide",
+                5..=6 => "dive",
+                7..=8 => "land",
+                _ => "flock",
             };
+            if mode == "land" {
+                self.add_landing_bird(p, &mut r);
+                continue;
+            }
             let dist = r.gen_range(8.0..(p.distance - 2.0).max(9.0));
             let from_left = r.gen_bool(0.5);
             let y0 = r.gen_range(0.05..0.7) * h;
@@ -247,7 +254,22 @@ impl Dynamics {
                     r.gen_range(25.0..90.0)
                 },
             };
-            let mut tr = span("birds", bird.path.t0, bird.path.end().min(p.duration), mode);
+            let members = if mode == "flock" {
+                r.gen_range(4..=12)
+            } else {
+                1
+            };
+            let detail = if mode == "flock" {
+                format!("flock of {members}")
+            } else {
+                mode.to_string()
+            };
+            let mut tr = span(
+                "birds",
+                bird.path.t0,
+                bird.path.end().min(p.duration),
+                &detail,
+            );
             tr.track = track(&bird.path, p.cam, p.fps, p.frames);
             if let (Some(a), Some(b)) = (tr.track.first(), tr.track.last()) {
                 tr.start_s = a[0];
@@ -255,7 +277,183 @@ impl Dynamics {
             }
             let _ = b;
             self.truth.push(tr);
+            // Flock members: the leader's path, offset a little in space and time.
+            for _ in 1..members {
+                let off = [
+                    r.gen_range(-3.0..3.0),
+                    r.gen_range(-2.0..2.0),
+                    r.gen_range(-2.0..2.0),
+                ];
+                let pts = bird
+                    .path
+                    .pts
+                    .iter()
+                    .map(|q| [q[0] + off[0], q[1] + off[1], q[2] + off[2]])
+                    .collect();
+                let path = Path3 {
+                    t0: bird.path.t0 + r.gen_range(-0.3..0.3),
+                    dt: bird.path.dt,
+                    pts,
+                };
+                let body_m = bird.body_m * r.gen_range(0.85..1.15);
+                self.birds.push(Bird {
+                    span_m: body_m * r.gen_range(2.0..3.2),
+                    body_m,
+                    flap_hz: r.gen_range(3.0..7.0),
+                    flapping: vec![(path.t0, path.end())],
+                    path,
+                    luma: bird.luma * r.gen_range(0.9..1.1),
+                });
+            }
             self.birds.push(bird);
+        }
+    }
+
+    /// A bird that flies in, comes down onto a sill or railing (descending for a second or
+    /// two, like a falling object would), sits, and may take off again.
+    fn add_landing_bird(&mut self, p: &Plan, r: &mut ChaCha8Rng) {
+        let (w, h) = (p.cam.width as f64, p.cam.height as f64);
+        let Some((px, py, _)) = (0..20).find_map(|_| {
+            p.cam
+                .hit_plane_z(r.gen_range(0.1..0.9) * w, r.gen_range(0.25..0.85) * h, 0.0)
+        }) else {
+            return;
+        };
+        let perch = [px, py.max(3.0), r.gen_range(0.2..0.6)];
+        let dir = sign(r);
+        let start = [
+            perch[0] - dir * r.gen_range(6.0..14.0),
+            perch[1] + r.gen_range(3.0..9.0),
+            perch[2] + r.gen_range(2.0..8.0),
+        ];
+        let ctrl = [
+            perch[0] - dir * r.gen_range(1.0..3.0),
+            perch[1] + r.gen_range(2.0..5.0),
+            perch[2] + r.gen_range(1.0..3.0),
+        ];
+        let speed = r.gen_range(5.0..9.0);
+        let len = ((start[0] - perch[0]).powi(2)
+            + (start[1] - perch[1]).powi(2)
+            + (start[2] - perch[2]).powi(2))
+        .sqrt();
+        let fly = (len / speed).max(0.8);
+        let sit = r.gen_range(1.0..8.0);
+        let leave = r.gen_bool(0.6);
+        let dt = 0.01;
+        let mut pts = Vec::new();
+        let mut t = 0.0;
+        while t <= fly {
+            // Quadratic Bézier with an easing that slows down for the landing.
+            let u = t / fly;
+            let s = 1.0 - (1.0 - u) * (1.0 - u);
+            let a = (1.0 - s) * (1.0 - s);
+            let b = 2.0 * (1.0 - s) * s;
+            let c = s * s;
+            pts.push([
+                a * start[0] + b * ctrl[0] + c * perch[0],
+                a * start[1] + b * ctrl[1] + c * perch[1],
+                a * start[2] + b * ctrl[2] + c * perch[2],
+            ]);
+            t += dt;
+        }
+        let mut tt = 0.0;
+        while tt < sit {
+            pts.push(perch);
+            tt += dt;
+        }
+        if leave {
+            let mut q = perch;
+            let mut v = [dir * 1.0, 1.5, 1.0];
+            let mut tl = 0.0;
+            while tl < 3.0 {
+                v[0] += dir * 4.0 * dt;
+                v[1] += 2.0 * dt;
+                v[2] += 1.0 * dt;
+                for i in 0..3 {
+                    q[i] += v[i] * dt;
+                }
+                pts.push(q);
+                tl += dt;
+            }
+        }
+        let t0 = r.gen_range(-1.0..(p.duration - 1.0).max(0.0));
+        let path = Path3 { t0, dt, pts };
+        let sit_end = t0 + fly + sit;
+        let mut flapping = vec![(t0, t0 + fly)];
+        if leave {
+            flapping.push((sit_end, path.end()));
+        }
+        let body_m = r.gen_range(0.15..0.35);
+        let bird = Bird {
+            span_m: body_m * r.gen_range(2.0..3.2),
+            body_m,
+            flap_hz: r.gen_range(3.0..7.0),
+            flapping,
+            path,
+            luma: if p.night {
+                r.gen_range(20.0..60.0)
+            } else {
+                r.gen_range(25.0..90.0)
+            },
+        };
+        let mut tr = span(
+            "birds",
+            t0.max(0.0),
+            bird.path.end().min(p.duration),
+            if leave { "land and take off" } else { "land" },
+        );
+        tr.track = track(&bird.path, p.cam, p.fps, p.frames);
+        if let (Some(a), Some(b)) = (tr.track.first(), tr.track.last()) {
+            tr.start_s = a[0];
+            tr.end_s = b[0];
+        }
+        self.truth.push(tr);
+        self.birds.push(bird);
+    }
+
+    /// The look's camera-pole vibration (continuous, gusty) and auto-exposure wander.
+    pub fn add_look(&mut self, p: &Plan, look: &super::Look) {
+        let mut r = rng(p.seed, 0x10C);
+        let tau = std::f64::consts::TAU;
+        if look.vibration_px > 0.0 {
+            let amp = look.vibration_px * p.cam.width as f64 / 1280.0;
+            let f1 = look.vibration_hz;
+            let f2 = f1 * r.gen_range(1.3..2.1);
+            let gust = r.gen_range(3.0..12.0);
+            let (ph1, ph2, ph3) = (
+                r.gen_range(0.0..tau),
+                r.gen_range(0.0..tau),
+                r.gen_range(0.0..tau),
+            );
+            for i in 0..p.frames as usize {
+                let t = i as f64 / p.fps;
+                let g = 0.6 + 0.4 * (tau * t / gust + ph3).sin();
+                self.shake[i].0 += amp * g * (tau * f1 * t + ph1).sin();
+                self.shake[i].1 += 0.6 * amp * g * (tau * f2 * t + ph2).sin();
+            }
+            self.truth.push(span(
+                "vibration",
+                0.0,
+                p.duration,
+                &format!("{amp:.1} px at {f1:.1} Hz"),
+            ));
+        }
+        if look.ae_drift > 0.0 {
+            let a = look.ae_drift as f64;
+            let (p1, p2) = (r.gen_range(4.0..20.0), r.gen_range(1.5..6.0));
+            let (ph1, ph2) = (r.gen_range(0.0..tau), r.gen_range(0.0..tau));
+            for i in 0..p.frames as usize {
+                let t = i as f64 / p.fps;
+                let g =
+                    1.0 + a * (0.7 * (tau * t / p1 + ph1).sin() + 0.3 * (tau * t / p2 + ph2).sin());
+                self.gain[i] *= g as f32;
+            }
+            self.truth.push(span(
+                "ae_drift",
+                0.0,
+                p.duration,
+                &format!("{:.0} %", a * 100.0),
+            ));
         }
     }
 

@@ -1,5 +1,6 @@
-//! H.264 (libx264, yuv420p, preset veryfast, CRF 23, ~2 s GOP) into MP4 through ffmpeg-next;
-//! falls back to piping raw frames into the `ffmpeg` CLI when the library route cannot open.
+//! H.264 (libx264, yuv420p; by default preset veryfast, CRF 23, ~2 s GOP) into MP4 through
+//! ffmpeg-next; falls back to piping raw frames into the `ffmpeg` CLI when the library route
+//! cannot open.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -14,17 +15,15 @@ use super::SynthError;
 #[inline]
 pub fn y_of(r: u8, g: u8, b: u8) -> u8 {
     let y = 16.0 + (65.481 * r as f32 + 128.553 * g as f32 + 24.966 * b as f32) / 255.0;
-    y.round().clamp(0.0, 255.0) as u8
+    // `as` saturates; +0.5 rounds the (non-negative) value like `round`.
+    (y + 0.5) as u8
 }
 
 #[inline]
 fn uv_of(r: f32, g: f32, b: f32) -> (u8, u8) {
     let u = 128.0 + (-37.797 * r - 74.203 * g + 112.0 * b) / 255.0;
     let v = 128.0 + (112.0 * r - 93.786 * g - 18.214 * b) / 255.0;
-    (
-        u.round().clamp(0.0, 255.0) as u8,
-        v.round().clamp(0.0, 255.0) as u8,
-    )
+    ((u + 0.5).max(0.0) as u8, (v + 0.5).max(0.0) as u8)
 }
 
 /// Convert packed RGB24 to planar yuv420p (chroma from 2×2 means).
@@ -66,6 +65,26 @@ fn gcd(a: i32, b: i32) -> i32 {
     }
 }
 
+/// Encoder settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EncodeParams {
+    pub crf: u32,
+    pub preset: String,
+    /// Keyframe interval in frames.
+    pub gop: u32,
+}
+
+impl EncodeParams {
+    /// veryfast, CRF 23, 2 s GOP.
+    pub fn standard(fps: f64) -> EncodeParams {
+        EncodeParams {
+            crf: 23,
+            preset: "veryfast".into(),
+            gop: (2.0 * fps).round().max(1.0) as u32,
+        }
+    }
+}
+
 struct LibWriter {
     octx: format::context::Output,
     enc: encoder::Video,
@@ -76,7 +95,13 @@ struct LibWriter {
 }
 
 impl LibWriter {
-    fn open(path: &Path, w: u32, h: u32, fps: f64) -> Result<LibWriter, ffmpeg::Error> {
+    fn open(
+        path: &Path,
+        w: u32,
+        h: u32,
+        fps: f64,
+        p: &EncodeParams,
+    ) -> Result<LibWriter, ffmpeg::Error> {
         // Process-wide FFmpeg set-up (quiet logging, so x264's banner and stats stay out of
         // test and CLI output) lives in one place.
         crate::ingest::init();
@@ -95,15 +120,15 @@ impl LibWriter {
         enc.set_format(format::Pixel::YUV420P);
         enc.set_frame_rate(Some(rate));
         enc.set_time_base(enc_tb);
-        enc.set_gop((2.0 * fps).round().max(1.0) as u32);
+        enc.set_gop(p.gop.max(1));
         enc.set_colorspace(ffmpeg::color::Space::BT470BG);
         enc.set_color_range(ffmpeg::color::Range::MPEG);
         if global {
             enc.set_flags(codec::Flags::GLOBAL_HEADER);
         }
         let mut opts = Dictionary::new();
-        opts.set("preset", "veryfast");
-        opts.set("crf", "23");
+        opts.set("preset", &p.preset);
+        opts.set("crf", &p.crf.to_string());
         let enc = enc.open_with(opts)?;
         {
             let mut ost = octx.add_stream(codec)?;
@@ -178,11 +203,21 @@ pub struct VideoWriter {
 
 impl VideoWriter {
     pub fn create(path: &Path, w: u32, h: u32, fps: f64) -> Result<VideoWriter, SynthError> {
-        let sink = match LibWriter::open(path, w, h, fps) {
+        VideoWriter::create_with(path, w, h, fps, &EncodeParams::standard(fps))
+    }
+
+    pub fn create_with(
+        path: &Path,
+        w: u32,
+        h: u32,
+        fps: f64,
+        p: &EncodeParams,
+    ) -> Result<VideoWriter, SynthError> {
+        let sink = match LibWriter::open(path, w, h, fps, p) {
             Ok(l) => Sink::Lib(Box::new(l)),
             Err(e) => {
                 tracing::warn!(error = %e, "libx264 through ffmpeg-next failed; using the ffmpeg CLI");
-                Sink::Cli(spawn_cli(path, w, h, fps)?)
+                Sink::Cli(spawn_cli(path, w, h, fps, p)?)
             }
         };
         Ok(VideoWriter {
@@ -243,8 +278,9 @@ impl VideoWriter {
     }
 }
 
-fn spawn_cli(path: &Path, w: u32, h: u32, fps: f64) -> Result<Child, SynthError> {
-    let gop = format!("{}", (2.0 * fps).round().max(1.0) as u32);
+fn spawn_cli(path: &Path, w: u32, h: u32, fps: f64, p: &EncodeParams) -> Result<Child, SynthError> {
+    let gop = format!("{}", p.gop.max(1));
+    let crf = p.crf.to_string();
     Command::new("ffmpeg")
         .args([
             "-hide_banner",
@@ -265,7 +301,7 @@ fn spawn_cli(path: &Path, w: u32, h: u32, fps: f64) -> Result<Child, SynthError>
             "-",
         ])
         .args([
-            "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-g", &gop,
+            "-c:v", "libx264", "-preset", &p.preset, "-crf", &crf, "-g", &gop,
         ])
         .args(["-pix_fmt", "yuv420p"])
         .arg(path)

@@ -5,6 +5,7 @@ use rand::Rng;
 use super::building::{random_style, Bay, Facade};
 use super::camera::Camera;
 use super::distractors::{shutter_times, Dynamics, Plan, Sprite};
+use super::lens::Lens;
 use super::noise::{fbm, gaussian_table, hash_u32, rng, smoothstep};
 use super::physics::{simulate, Fall, Flutter, ObjectKind, G};
 use super::raster::{blur_steps, draw_blurred, luma, Canvas, Pose, Shape};
@@ -46,6 +47,21 @@ struct Drop {
     spin: f64,
     angle0: f64,
     aspect: f64,
+    /// Brightness flicker while tumbling: relative amplitude, rate (Hz), phase.
+    glint: f64,
+    glint_hz: f64,
+    glint_phase: f64,
+}
+
+/// A drop's object drawn before the camera is placed (so the zoom can be fitted to it).
+#[derive(Clone, Copy, Debug)]
+struct Aim {
+    kind: ObjectKind,
+    size_m: f64,
+    mass_kg: f64,
+    cd: f64,
+    /// Wanted apparent size at release (None: the plan forced the size in metres).
+    target_px: Option<f64>,
 }
 
 pub struct FacadeScene {
@@ -69,6 +85,16 @@ pub struct FacadeScene {
     noise_sigma: f32,
     gauss: Vec<f32>,
     truth: FacadeTruth,
+    aims: Vec<Aim>,
+    lens: Lens,
+    /// Pinhole source position of each output pixel (None: no distortion).
+    src_map: Option<Vec<[f32; 2]>>,
+    /// Vignetting gain per output pixel.
+    vig: Vec<f32>,
+    haze: f32,
+    haze_col: [f32; 3],
+    /// Noise sigma by luma (0..=255).
+    sigma_lut: Vec<f32>,
 }
 
 fn mix3(a: [f32; 3], b: [f32; 3], t: f32) -> [f32; 3] {
@@ -93,6 +119,7 @@ impl FacadeScene {
         let frames = spec.frame_count();
         let mut r = rng(seed, 1);
         let has = |d: Distractor| spec.distractors.contains(&d);
+        let aims = plan_objects(spec);
 
         // Camera and main tower; retry until the facade fills a good part of the view.
         let mut attempt = 0;
@@ -100,9 +127,48 @@ impl FacadeScene {
             attempt += 1;
             let fh = r.gen_range(2.9..3.1);
             let floors = spec.floors.unwrap_or_else(|| r.gen_range(18..=33));
-            let dist = spec.distance_m.unwrap_or_else(|| r.gen_range(20.0..60.0));
-            let pitch = spec.pitch_deg.unwrap_or_else(|| r.gen_range(20.0..45.0));
-            let hfov = spec.hfov_deg.unwrap_or_else(|| r.gen_range(50.0..90.0));
+            let top_m = floors as f64 * fh + 1.2;
+            // Low buildings are watched from nearer.
+            let dist = spec
+                .distance_m
+                .unwrap_or_else(|| r.gen_range(20.0..60.0f64).min((top_m * 2.2).max(15.0)));
+            let mut pitch = spec.pitch_deg.unwrap_or_else(|| r.gen_range(20.0..45.0));
+            let mut dist = dist;
+            let hfov = match (spec.hfov_deg, spec.fit_zoom, aims.first()) {
+                (Some(h), _, _) => h,
+                (None, true, Some(a)) => {
+                    let target = a.target_px.unwrap_or(8.0);
+                    // Depth of a facade point near the middle of the view, give or take.
+                    let cosp = pitch.to_radians().cos().max(0.2);
+                    let depth = dist / cosp * r.gen_range(0.85..1.3);
+                    let half_w = spec.width as f64 / 2.0;
+                    let f_needed = target * depth / a.size_m;
+                    let h = 2.0 * (half_w / f_needed).atan().to_degrees();
+                    if h < 20.0 && spec.distance_m.is_none() {
+                        // Beyond a 20° lens: move the camera closer instead.
+                        let f20 = half_w / 10f64.to_radians().tan();
+                        dist = (f20 * a.size_m / target * cosp).clamp(12.0, dist);
+                        20.0
+                    } else if h > 95.0 && spec.distance_m.is_none() {
+                        let f95 = half_w / 47.5f64.to_radians().tan();
+                        dist = (f95 * a.size_m / target * cosp).clamp(dist, 120.0);
+                        95.0
+                    } else {
+                        h.clamp(20.0, 95.0)
+                    }
+                }
+                _ => r.gen_range(50.0..90.0),
+            };
+            if spec.pitch_deg.is_none() {
+                // Do not look far over the roof: keep the top of the tower in the upper part of
+                // the view.
+                let vhalf = ((spec.height as f64 / spec.width as f64)
+                    * (hfov.to_radians() / 2.0).tan())
+                .atan()
+                .to_degrees();
+                let top_deg = ((top_m - 1.5) / dist).atan().to_degrees();
+                pitch = pitch.min(top_deg - 0.5 * vhalf).max(0.0);
+            }
             let yaw = r.gen_range(-6.0..6.0);
             let roll = r.gen_range(-2.0..2.0);
             let cam = Camera::new(
@@ -318,16 +384,10 @@ impl FacadeScene {
                         fxy[idx] = [fx as f32, fy as f32];
                     }
                 }
-                // Vignetting.
-                let nx = (px as f32 / w as f32 - 0.5) * 2.0;
-                let ny = (py as f32 / h as f32 - 0.5) * 2.0;
-                let vig = 1.0 - 0.18 * (nx * nx + ny * ny) / 2.0;
+                // Vignetting is applied to the finished picture (in `finish`).
                 let o = idx * 3;
                 for i in 0..3 {
-                    bg.px[o + i] = acc[i] * vig;
-                }
-                if let Some(s) = sky.last_mut().filter(|s| s.0 as usize == idx) {
-                    s.2 = [s.2[0] * vig, s.2[1] * vig, s.2[2] * vig];
+                    bg.px[o + i] = acc[i];
                 }
             }
         }
@@ -364,7 +424,29 @@ impl FacadeScene {
             [235.0, 236.0, 238.0]
         };
 
+        let lens = Lens::new(spec.width, spec.height, spec.look.barrel_k);
+        let src_map = lens.source_map(spec.width, spec.height);
+        let mut vig = Vec::with_capacity(w * h);
+        for py in 0..h {
+            for px in 0..w {
+                let nx = (px as f32 / w as f32 - 0.5) * 2.0;
+                let ny = (py as f32 / h as f32 - 0.5) * 2.0;
+                vig.push(1.0 - spec.look.vignette * (nx * nx + ny * ny) / 2.0);
+            }
+        }
+        let haze_col = if spec.night {
+            [40.0, 40.0, 46.0]
+        } else {
+            [198.0, 201.0, 205.0]
+        };
         let mut scene = FacadeScene {
+            aims,
+            lens,
+            src_map,
+            vig,
+            haze: spec.look.haze,
+            haze_col,
+            sigma_lut: Vec::new(),
             spec: spec.clone(),
             cam,
             main,
@@ -399,6 +481,7 @@ impl FacadeScene {
                 distance_m: dist,
                 distractors: Vec::new(),
                 drops: Vec::new(),
+                look: spec.look.clone(),
             },
         };
         scene.truth.camera = scene.cam.truth();
@@ -461,6 +544,7 @@ impl FacadeScene {
             night: spec.night,
         };
         let mut dy = Dynamics::none(frames);
+        dy.add_look(&plan, &spec.look);
         if has(Distractor::Birds) {
             dy.add_birds(&plan);
         }
@@ -482,11 +566,21 @@ impl FacadeScene {
         scene.truth.distractors.append(&mut dy.truth);
         scene.dyn_ = dy;
         let mut r_n = rng(seed, 0x401);
-        scene.noise_sigma = if has(Distractor::Noise) {
-            r_n.gen_range(3.0..7.0)
-        } else {
-            1.2
-        } + if spec.night { 2.5 } else { 0.0 };
+        scene.noise_sigma = spec.look.noise_sigma
+            + if has(Distractor::Noise) {
+                r_n.gen_range(2.0..6.0)
+            } else {
+                0.0
+            }
+            + if spec.night {
+                spec.look.night_noise
+            } else {
+                0.0
+            };
+        // Shot noise grows with brightness.
+        scene.sigma_lut = (0..=255)
+            .map(|l| scene.noise_sigma * (0.6 + 0.4 * (l as f32 / 128.0).sqrt()))
+            .collect();
         if has(Distractor::Noise) {
             scene.truth.distractors.push(span_all(
                 "noise",
@@ -496,6 +590,7 @@ impl FacadeScene {
         }
         scene.gauss = gaussian_table(seed, 1 << 20);
         scene.plan_drops();
+        scene.distort_distractor_tracks();
         Ok(scene)
     }
 
@@ -511,13 +606,119 @@ impl FacadeScene {
         &self.cam
     }
 
-    /// The static background (no objects, distractors, noise), RGB24.
+    /// The static background (no objects, distractors, noise) as the camera shows it (lens,
+    /// vignetting, haze), RGB24.
     pub fn background_rgb(&self) -> Vec<u8> {
-        self.bg
-            .px
+        self.finish(&self.bg, (0.0, 0.0), 1.0, None)
+    }
+
+    /// Output pixel where the pinhole camera puts `(x, y)`, with the frame's shake.
+    pub fn to_output(&self, x: f64, y: f64, shake: (f64, f64)) -> (f64, f64) {
+        self.lens.distort(x + shake.0, y + shake.1)
+    }
+
+    fn shake_at(&self, i: u64) -> (f64, f64) {
+        self.dyn_
+            .shake
+            .get(i as usize)
+            .copied()
+            .unwrap_or((0.0, 0.0))
+    }
+
+    /// Distractor tracks were projected by the pinhole camera: move them to output pixels.
+    fn distort_distractor_tracks(&mut self) {
+        let fps = self.spec.fps;
+        let mut tracks: Vec<Vec<[f64; 3]>> = self
+            .truth
+            .distractors
             .iter()
-            .map(|v| v.round().clamp(0.0, 255.0) as u8)
-            .collect()
+            .map(|d| d.track.clone())
+            .collect();
+        for tr in &mut tracks {
+            let mut out = Vec::with_capacity(tr.len());
+            for &[t, x, y] in tr.iter() {
+                let sh = self.shake_at((t * fps).round() as u64);
+                let (a, b) = self.to_output(x, y, sh);
+                if self.cam.in_frame(a, b) {
+                    out.push([t, a, b]);
+                }
+            }
+            *tr = out;
+        }
+        for (d, tr) in self.truth.distractors.iter_mut().zip(tracks) {
+            d.track = tr;
+        }
+    }
+
+    /// The camera's processing of a rendered pinhole picture: shake and lens remap, exposure
+    /// gain, vignetting, haze, sensor noise (frame `noise`), quantisation to RGB24.
+    fn finish(&self, c: &Canvas, shake: (f64, f64), gain: f32, noise: Option<u64>) -> Vec<u8> {
+        let (w, h) = (c.w, c.h);
+        let mut rgb = vec![0u8; w * h * 3];
+        let mut r = rng(self.spec.seed, 0x1000_0000 + noise.unwrap_or(0));
+        let n = self.gauss.len();
+        let haze = self.haze;
+        let hz = [
+            self.haze_col[0] * haze,
+            self.haze_col[1] * haze,
+            self.haze_col[2] * haze,
+        ];
+        let moved = shake != (0.0, 0.0) || self.src_map.is_some();
+        let (sx, sy) = (shake.0 as f32, shake.1 as f32);
+        let maxx = (w - 1) as f32;
+        let maxy = (h - 1) as f32;
+        for y in 0..h {
+            // Sensor noise: rows read the Gaussian table at random offsets.
+            let off = if noise.is_some() && n > w + 1 {
+                r.gen_range(0..n - w - 1)
+            } else {
+                0
+            };
+            for x in 0..w {
+                let idx = y * w + x;
+                let mut p = if moved {
+                    let (u, v) = match &self.src_map {
+                        Some(m) => (m[idx][0] - sx, m[idx][1] - sy),
+                        None => (x as f32 - sx, y as f32 - sy),
+                    };
+                    let u = u.clamp(0.0, maxx);
+                    let v = v.clamp(0.0, maxy);
+                    let (x0, y0) = (u.floor() as usize, v.floor() as usize);
+                    let (x1, y1) = ((x0 + 1).min(w - 1), (y0 + 1).min(h - 1));
+                    let (fx, fy) = (u - x0 as f32, v - y0 as f32);
+                    let mut q = [0.0f32; 3];
+                    for ch in 0..3 {
+                        let a = c.px[(y0 * w + x0) * 3 + ch];
+                        let b = c.px[(y0 * w + x1) * 3 + ch];
+                        let cc = c.px[(y1 * w + x0) * 3 + ch];
+                        let d = c.px[(y1 * w + x1) * 3 + ch];
+                        let top = a + (b - a) * fx;
+                        let bot = cc + (d - cc) * fx;
+                        q[ch] = top + (bot - top) * fy;
+                    }
+                    q
+                } else {
+                    let o = idx * 3;
+                    [c.px[o], c.px[o + 1], c.px[o + 2]]
+                };
+                let g = gain * self.vig[idx] * (1.0 - haze);
+                for ch in 0..3 {
+                    p[ch] = p[ch] * g + hz[ch];
+                }
+                let nz = if noise.is_some() {
+                    let l = luma(p).clamp(0.0, 255.0) as usize;
+                    self.gauss[off + x] * self.sigma_lut[l]
+                } else {
+                    0.0
+                };
+                let o = idx * 3;
+                for ch in 0..3 {
+                    // `as` saturates (negative -> 0, > 255 -> 255); +0.5 rounds.
+                    rgb[o + ch] = (p[ch] + nz + 0.5) as u8;
+                }
+            }
+        }
+        rgb
     }
 
     /// A `[[camera]]` entry for the clip: facade kind and a calibration of ≥ 6 points.
@@ -534,13 +735,17 @@ impl FacadeScene {
     /// Image points on the main facade with their facade-plane metres.
     pub fn calibration(&self) -> Vec<CalibPoint> {
         let (w, h) = (self.spec.width as f64, self.spec.height as f64);
-        for grid in [5usize, 8, 12] {
+        // The first grid whose points on the facade span at least 3 rows and 3 columns (a
+        // homography needs them spread out), else the densest.
+        let mut fallback = Vec::new();
+        for grid in [5usize, 8, 12, 16] {
             let mut pts = Vec::new();
             for gy in 0..grid {
                 for gx in 0..grid {
                     let x = ((0.1 + 0.8 * gx as f64 / (grid - 1) as f64) * w).round();
                     let y = ((0.1 + 0.8 * gy as f64 / (grid - 1) as f64) * h).round();
-                    if let Some((fx, fy, _)) = self.cam.hit_plane_z(x, y, 0.0) {
+                    let (ux, uy) = self.lens.undistort(x, y);
+                    if let Some((fx, fy, _)) = self.cam.hit_plane_z(ux, uy, 0.0) {
                         if fx >= self.main.x_min
                             && fx <= self.main.x_max
                             && fy >= 0.0
@@ -557,11 +762,20 @@ impl FacadeScene {
                     }
                 }
             }
-            if pts.len() >= 6 {
+            let distinct = |i: usize| {
+                let mut v: Vec<i64> = pts.iter().map(|p| p.px[i] as i64).collect();
+                v.sort_unstable();
+                v.dedup();
+                v.len()
+            };
+            if pts.len() >= 6 && distinct(0) >= 3 && distinct(1) >= 3 {
                 return pts;
             }
+            if pts.len() > fallback.len() {
+                fallback = pts;
+            }
         }
-        Vec::new()
+        fallback
     }
 
     fn apply_clouds(&self, canvas: &mut Canvas, sky: &[(u32, f32, [f32; 3])], t: f64) {
@@ -721,17 +935,16 @@ impl FacadeScene {
         let dur = self.truth.duration_s;
         let mut used_floors: Vec<(u32, f64)> = Vec::new();
         for (id, plan) in plans.iter().enumerate() {
-            let target_px = plan.size_m.map(|_| 0.0).unwrap_or_else(|| {
-                (spec.min_size_px.ln()
-                    + r.gen::<f64>() * (spec.max_size_px.ln() - spec.min_size_px.ln()))
-                .exp()
-            });
+            let Some(aim) = self.aims.get(id).copied() else {
+                continue;
+            };
+            let kind = aim.kind;
             let release_s = plan
                 .release_s
                 .unwrap_or_else(|| r.gen_range(0.5..(dur - 3.0).max(0.6)));
-            // Candidate release points; keep the one that best allows the wanted pixel size.
-            let mut best: Option<(f64, u32, [f64; 3], f64)> = None;
-            for _ in 0..60 {
+            // Candidate release points; keep the one whose apparent size is nearest the wanted.
+            let mut best: Option<(f64, u32, [f64; 3])> = None;
+            for _ in 0..80 {
                 let (floor, x) = match plan.floor {
                     Some(fl) => {
                         let x = r.gen_range(self.main.x_min + 1.0..self.main.x_max - 1.0);
@@ -740,7 +953,8 @@ impl FacadeScene {
                     None => {
                         let px = r.gen_range(0.08..0.92) * spec.width as f64;
                         let py = r.gen_range(0.04..0.75) * spec.height as f64;
-                        let Some((fx, fy, _)) = self.cam.hit_plane_z(px, py, 0.0) else {
+                        let (ux, uy) = self.lens.undistort(px, py);
+                        let Some((fx, fy, _)) = self.cam.hit_plane_z(ux, uy, 0.0) else {
                             continue;
                         };
                         if fx < self.main.x_min + 0.5 || fx > self.main.x_max - 0.5 {
@@ -768,10 +982,11 @@ impl FacadeScene {
                 let Some((ix, iy, depth)) = self.cam.project(p) else {
                     continue;
                 };
-                let inframe = self.cam.in_frame(ix, iy);
-                let size_m = plan.size_m.unwrap_or(target_px * depth / self.cam.f_px);
-                let clamped = size_m.clamp(0.03, 0.40);
-                let mut cost = (clamped / size_m).ln().abs() + if inframe { 0.0 } else { 5.0 };
+                let (ox, oy) = self.lens.distort(ix, iy);
+                let inframe = self.cam.in_frame(ox, oy);
+                let px = aim.size_m * self.cam.f_px / depth;
+                let mut cost = aim.target_px.map_or(0.0, |t| (px / t).ln().abs())
+                    + if inframe { 0.0 } else { 5.0 };
                 // Spread simultaneous drops over different floors.
                 if used_floors
                     .iter()
@@ -780,38 +995,38 @@ impl FacadeScene {
                     cost += 1.0;
                 }
                 if best.as_ref().map_or(true, |b| cost < b.0) {
-                    best = Some((cost, floor, p, clamped));
+                    best = Some((cost, floor, p));
                 }
             }
-            let Some((_, floor, p0, size_m)) = best else {
+            let Some((_, floor, p0)) = best else {
                 continue;
             };
             used_floors.push((floor, release_s));
-            let kind = match plan.terminal_velocity_mps {
-                Some(v) if v < 8.0 => ObjectKind::Paper,
-                Some(v) if v < 18.0 => ObjectKind::CigaretteBox,
-                Some(_) => ObjectKind::Brick,
-                None => ObjectKind::for_size(size_m, &mut r),
-            };
-            let (a, b) = kind.vt_range();
+            let size_m = aim.size_m;
             let vt = plan
                 .terminal_velocity_mps
-                .unwrap_or_else(|| r.gen_range(a..b));
+                .unwrap_or_else(|| kind.terminal_velocity(aim.size_m, aim.mass_kg, aim.cd));
+            // Thrown out (0.5-4 m/s horizontally away from the wall, maybe a little up) or let go.
             let thrown = r.gen_bool(0.5);
             let v0 = [
-                r.gen_range(-0.5..0.5),
+                r.gen_range(-0.8..0.8),
                 if thrown { r.gen_range(0.0..1.5) } else { 0.0 },
                 if thrown {
-                    r.gen_range(1.0..3.0)
+                    r.gen_range(0.5..4.0)
                 } else {
-                    r.gen_range(0.0..1.0)
+                    r.gen_range(0.0..0.5)
                 },
             ];
-            let (wind, flutter) = if kind.flutters() {
+            let fs = kind.flutter_strength();
+            let (wind, flutter) = if fs > 0.0 {
                 (
-                    [r.gen_range(-2.0..2.0), 0.0, r.gen_range(-0.3..0.8)],
+                    [
+                        r.gen_range(-2.0..2.0) * fs.max(0.3),
+                        0.0,
+                        r.gen_range(-0.3..0.8) * fs.max(0.3),
+                    ],
                     Flutter {
-                        amp: r.gen_range(2.0..6.0),
+                        amp: r.gen_range(2.0..6.0) * fs,
                         freq_hz: r.gen_range(0.4..1.5),
                         phase: r.gen_range(0.0..std::f64::consts::TAU),
                     },
@@ -821,7 +1036,7 @@ impl FacadeScene {
             };
             let fall = simulate(release_s, p0, v0, vt, wind, flutter, 60.0);
             let (ix, iy, depth) = self.cam.project(p0).unwrap_or((-1.0, -1.0, 1.0));
-            // Contrast against the wall where it is released.
+            // Contrast against the wall where it is released: light or dark, often faint.
             let bg_l = self.bg.mean_luma(
                 ix.clamp(0.0, spec.width as f64 - 1.0),
                 iy.clamp(0.0, spec.height as f64 - 1.0),
@@ -857,32 +1072,35 @@ impl FacadeScene {
                 (target * tint[1] / tl) as f32,
                 (target * tint[2] / tl) as f32,
             ];
-            let aspect = match kind {
-                ObjectKind::Bottle => r.gen_range(0.28..0.38),
-                ObjectKind::Brick => r.gen_range(0.4..0.55),
-                ObjectKind::CigaretteBox => r.gen_range(0.5..0.65),
-                ObjectKind::Can => r.gen_range(0.5..0.6),
-                ObjectKind::Paper => r.gen_range(0.6..0.9),
-                ObjectKind::Bag => r.gen_range(0.6..0.9),
-                ObjectKind::Stone | ObjectKind::Fruit => r.gen_range(0.75..1.0),
-            };
+            let (a0, a1) = kind.build().aspect;
+            let aspect = r.gen_range(a0..=a1);
+            let spin = if fs > 0.0 {
+                r.gen_range(1.0..5.0)
+            } else {
+                r.gen_range(2.0..14.0)
+            } * crate::synth::distractors::sign(&mut r);
             let drop = Drop {
                 kind,
                 size_m,
                 color,
-                spin: r.gen_range(2.0..12.0) * crate::synth::distractors::sign(&mut r),
+                spin,
                 angle0: r.gen_range(0.0..std::f64::consts::TAU),
                 aspect,
+                glint: kind.glint() * r.gen_range(0.5..1.0),
+                glint_hz: spin.abs() / std::f64::consts::TAU * r.gen_range(0.8..1.6),
+                glint_phase: r.gen_range(0.0..std::f64::consts::TAU),
                 fall,
             };
+            let (ox, oy) = self.lens.distort(ix, iy);
             let truth = self.drop_truth(
                 id as u32,
                 &drop,
+                &aim,
                 floor,
                 p0,
                 v0,
                 vt,
-                [ix, iy],
+                [ox, oy],
                 depth,
                 contrast,
             );
@@ -896,6 +1114,7 @@ impl FacadeScene {
         &self,
         id: u32,
         d: &Drop,
+        aim: &Aim,
         floor: u32,
         p0: [f64; 3],
         v0: [f64; 3],
@@ -914,13 +1133,7 @@ impl FacadeScene {
             let Some((x, y, _)) = self.cam.project(p) else {
                 continue;
             };
-            let (sx, sy) = self
-                .dyn_
-                .shake
-                .get(i as usize)
-                .copied()
-                .unwrap_or((0.0, 0.0));
-            let (x, y) = (x + sx, y + sy);
+            let (x, y) = self.to_output(x, y, self.shake_at(i));
             if self.cam.in_frame(x, y) {
                 traj.push([t, x, y]);
                 traj_m.push([t, p[0], p[1], p[2]]);
@@ -944,6 +1157,9 @@ impl FacadeScene {
         DropTruth {
             id,
             object: d.kind.name().into(),
+            class: d.kind.class().name().into(),
+            mass_kg: aim.mass_kg,
+            drag_coefficient: aim.cd,
             floor,
             release_s: d.fall.release_s,
             release_m: p0,
@@ -980,13 +1196,23 @@ impl FacadeScene {
             let dt = ts - d.fall.release_s;
             let ang = d.angle0 + d.spin * dt;
             // Tumbling in 3D: the visible length changes with the out-of-plane angle.
-            let fore = 0.35 + 0.65 * (d.angle0 * 1.7 + d.spin * 0.6 * dt).cos().abs();
+            let c = (d.angle0 * 1.7 + d.spin * 0.6 * dt).cos().abs();
+            // Plates (phones, sheets, cardboard) nearly vanish edge-on.
+            let plate = matches!(
+                d.kind,
+                ObjectKind::Phone | ObjectKind::Paper | ObjectKind::Cardboard
+            );
+            let fore = if plate {
+                0.15 + 0.85 * c
+            } else {
+                0.35 + 0.65 * c
+            };
             let shape = match d.kind {
-                ObjectKind::Stone | ObjectKind::Fruit => Shape::Ellipse {
+                ObjectKind::Fruit => Shape::Ellipse {
                     a: len / 2.0,
                     b: len / 2.0 * d.aspect,
                 },
-                ObjectKind::Bag => Shape::Ellipse {
+                ObjectKind::Bag | ObjectKind::Clothing => Shape::Ellipse {
                     a: len / 2.0 * (0.8 + 0.2 * (dt * 5.0).sin()),
                     b: len / 2.0 * d.aspect * (0.8 + 0.2 * (dt * 3.7).cos()),
                 },
@@ -1005,10 +1231,15 @@ impl FacadeScene {
         if poses.is_empty() {
             return None;
         }
+        // Tumbling: the object catches the light and turns its darker side, frame to frame.
+        let dt = t - d.fall.release_s;
+        let w = std::f64::consts::TAU * d.glint_hz * dt + d.glint_phase;
+        let k = (1.0 + d.glint * (0.7 * w.sin() + 0.3 * (2.3 * w).sin())) as f32;
+        let color = [d.color[0] * k, d.color[1] * k, d.color[2] * k];
         Some(Sprite {
             depth: pa.2,
             poses,
-            color: d.color,
+            color,
             opacity: 1.0,
             shade: 0.15,
         })
@@ -1049,35 +1280,9 @@ impl FacadeScene {
         self.dyn_
             .draw_rain(&mut c, &self.cam, self.spec.seed, i, self.spec.shutter_s);
         self.dyn_.draw_insects(&mut c, t, self.spec.shutter_s);
-        let (sx, sy) = self
-            .dyn_
-            .shake
-            .get(i as usize)
-            .copied()
-            .unwrap_or((0.0, 0.0));
-        if sx != 0.0 || sy != 0.0 {
-            c = c.shifted(sx, sy);
-        }
+        let shake = self.shake_at(i);
         let gain = self.dyn_.gain.get(i as usize).copied().unwrap_or(1.0);
-        // Sensor noise: rows read the Gaussian table at random offsets.
-        let mut r = rng(self.spec.seed, 0x1000_0000 + i);
-        let n = self.gauss.len();
-        let sigma = self.noise_sigma;
-        let mut rgb = vec![0u8; c.px.len()];
-        let w = c.w;
-        for y in 0..c.h {
-            let off = r.gen_range(0..n - w - 1);
-            for x in 0..w {
-                let o = (y * w + x) * 3;
-                let p = [c.px[o] * gain, c.px[o + 1] * gain, c.px[o + 2] * gain];
-                // Shot noise grows with brightness.
-                let s = sigma * (0.6 + 0.4 * (luma(p) / 128.0).sqrt());
-                let nz = self.gauss[off + x] * s;
-                for ch in 0..3 {
-                    rgb[o + ch] = (p[ch] + nz).round().clamp(0.0, 255.0) as u8;
-                }
-            }
-        }
+        let rgb = self.finish(&c, shake, gain, Some(i));
         SynthFrame {
             index: i,
             t_s: t,
@@ -1089,6 +1294,39 @@ impl FacadeScene {
 
     /// Free-fall check helper: gravity used by the physics.
     pub const GRAVITY: f64 = G;
+}
+
+/// Kinds, physical sizes and wanted apparent sizes of the drops, drawn before the camera.
+fn plan_objects(spec: &FacadeSpec) -> Vec<Aim> {
+    let mut r = rng(spec.seed, 0xD20A);
+    let n = if spec.plan.is_empty() {
+        spec.drops
+    } else {
+        spec.plan.len()
+    };
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        let plan = spec.plan.get(i).cloned().unwrap_or_default();
+        let kind = match (plan.terminal_velocity_mps, spec.objects.is_empty()) {
+            (Some(v), true) => ObjectKind::for_terminal_velocity(v),
+            (_, false) => spec.objects[i % spec.objects.len()],
+            (None, true) => ObjectKind::pick(&mut r, &[]),
+        };
+        let (size_m, mass_kg, cd) = kind.sample(&mut r, plan.size_m);
+        let target_px = plan.size_m.is_none().then(|| {
+            (spec.min_size_px.ln()
+                + r.gen::<f64>() * (spec.max_size_px.ln() - spec.min_size_px.ln()))
+            .exp()
+        });
+        out.push(Aim {
+            kind,
+            size_m,
+            mass_kg,
+            cd,
+            target_px,
+        });
+    }
+    out
 }
 
 fn span_all(kind: &str, dur: f64, detail: &str) -> DistractorTruth {

@@ -38,6 +38,7 @@ pub mod distractors;
 pub mod elevator;
 pub mod encode;
 pub mod facade;
+pub mod lens;
 pub mod noise;
 pub mod physics;
 pub mod raster;
@@ -49,6 +50,7 @@ use serde::{Deserialize, Serialize};
 
 pub use elevator::ElevatorScene;
 pub use facade::FacadeScene;
+pub use physics::{ObjectClass, ObjectKind};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SynthError {
@@ -174,6 +176,134 @@ pub struct FacadeSpec {
     pub distance_m: Option<f64>,
     pub pitch_deg: Option<f64>,
     pub hfov_deg: Option<f64>,
+    /// Object kinds of the drops in order (cycled); empty: drawn at random. The kind sets the
+    /// physics; the apparent size comes from where the object is released and the zoom.
+    #[serde(default)]
+    pub objects: Vec<ObjectKind>,
+    /// Choose the zoom (when `hfov_deg` is not fixed) so that the first drop's object can show
+    /// at a size drawn from `min_size_px..max_size_px`; otherwise the FOV is drawn in 50-90°.
+    #[serde(default)]
+    pub fit_zoom: bool,
+    /// Camera, sensor, lens and codec appearance.
+    #[serde(default)]
+    pub look: Look,
+}
+
+/// How the camera renders: sensor noise, vignetting, lens distortion, haze, auto-exposure,
+/// pole vibration and the H.264 encoding. [`Look::default`] is the plain look (mild noise and
+/// vignetting, no distortion, CRF 23); [`Look::random`] draws a varied one.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Look {
+    /// Base sensor noise sigma (luma, 0-255 scale); the `noise` distractor adds more.
+    pub noise_sigma: f32,
+    /// Extra noise at night (gain).
+    pub night_noise: f32,
+    /// Brightness lost in the image corners (0-0.6).
+    pub vignette: f32,
+    /// Barrel distortion strength, 0-0.08 (see [`lens::Lens`]).
+    pub barrel_k: f64,
+    /// Haze / low contrast: the picture is mixed this much towards a flat veil (0-0.6).
+    pub haze: f32,
+    /// Slow auto-exposure wander: relative gain amplitude (0-0.2).
+    pub ae_drift: f32,
+    /// Camera-pole vibration: amplitude in px (at 1280 px width) and frequency (Hz).
+    pub vibration_px: f64,
+    pub vibration_hz: f64,
+    /// H.264 constant rate factor (0-51; IP cameras at low bit rates look like 30-35).
+    pub crf: u32,
+    /// x264 preset (`ultrafast` … `medium`).
+    pub preset: String,
+    /// Keyframe interval (s).
+    pub gop_s: f64,
+}
+
+impl Default for Look {
+    fn default() -> Self {
+        Look {
+            noise_sigma: 1.2,
+            night_noise: 2.5,
+            vignette: 0.18,
+            barrel_k: 0.0,
+            haze: 0.0,
+            ae_drift: 0.0,
+            vibration_px: 0.0,
+            vibration_hz: 2.0,
+            crf: 23,
+            preset: "veryfast".into(),
+            gop_s: 2.0,
+        }
+    }
+}
+
+impl Look {
+    /// A varied look drawn from `r`: noise 0.8-4 (night +2-7), vignetting 0-0.45, barrel
+    /// 0-0.05 (a third undistorted), haze 0-0.45 (half clear), auto-exposure wander 0-8 %,
+    /// pole vibration 0-2.5 px at 0.8-4 Hz (half still), CRF 18-35 (a quarter at 32-35),
+    /// GOP 1-4 s.
+    pub fn random(r: &mut rand_chacha::ChaCha8Rng) -> Look {
+        use rand::Rng;
+        let crf = if r.gen_bool(0.25) {
+            r.gen_range(32..=35)
+        } else {
+            r.gen_range(18..=31)
+        };
+        Look {
+            noise_sigma: r.gen_range(0.8..4.0),
+            night_noise: r.gen_range(2.0..7.0),
+            vignette: r.gen_range(0.0..0.45),
+            barrel_k: if r.gen_bool(0.33) {
+                0.0
+            } else {
+                r.gen_range(0.0..0.05)
+            },
+            haze: if r.gen_bool(0.5) {
+                0.0
+            } else {
+                r.gen_range(0.0..0.45)
+            },
+            ae_drift: r.gen_range(0.0..0.08),
+            vibration_px: if r.gen_bool(0.5) {
+                0.0
+            } else {
+                r.gen_range(0.2..2.5)
+            },
+            vibration_hz: r.gen_range(0.8..4.0),
+            crf,
+            preset: if r.gen_bool(0.5) {
+                "veryfast"
+            } else {
+                "superfast"
+            }
+            .into(),
+            gop_s: [1.0, 2.0, 2.0, 4.0][r.gen_range(0..4)],
+        }
+    }
+
+    fn validate(&self) -> Result<(), SynthError> {
+        let ok = (0.0..=40.0).contains(&self.noise_sigma)
+            && (0.0..=40.0).contains(&self.night_noise)
+            && (0.0..=0.6).contains(&self.vignette)
+            && (0.0..=0.08).contains(&self.barrel_k)
+            && (0.0..=0.6).contains(&self.haze)
+            && (0.0..=0.2).contains(&self.ae_drift)
+            && (0.0..=10.0).contains(&self.vibration_px)
+            && (0.05..=20.0).contains(&self.vibration_hz)
+            && self.crf <= 51
+            && (0.1..=20.0).contains(&self.gop_s);
+        const PRESETS: [&str; 6] = [
+            "ultrafast",
+            "superfast",
+            "veryfast",
+            "faster",
+            "fast",
+            "medium",
+        ];
+        if !ok || !PRESETS.contains(&self.preset.as_str()) {
+            return Err(SynthError::Spec(format!("look out of range: {self:?}")));
+        }
+        Ok(())
+    }
 }
 
 impl Default for FacadeSpec {
@@ -195,6 +325,9 @@ impl Default for FacadeSpec {
             distance_m: None,
             pitch_deg: None,
             hfov_deg: None,
+            objects: Vec::new(),
+            fit_zoom: false,
+            look: Look::default(),
         }
     }
 }
@@ -206,6 +339,7 @@ impl FacadeSpec {
 
     fn validate(&self) -> Result<(), SynthError> {
         check_video(self.width, self.height, self.fps, self.duration_s)?;
+        self.look.validate()?;
         if !(self.min_size_px > 0.5
             && self.max_size_px >= self.min_size_px
             && self.max_size_px <= 200.0)
@@ -458,7 +592,17 @@ pub fn render_facade(
 ) -> Result<SynthOutput, SynthError> {
     let out = prepare(out_dir, name)?;
     let mut scene = FacadeScene::new(spec)?;
-    let mut enc = encode::VideoWriter::create(&out.video, spec.width, spec.height, spec.fps)?;
+    let mut enc = encode::VideoWriter::create_with(
+        &out.video,
+        spec.width,
+        spec.height,
+        spec.fps,
+        &encode::EncodeParams {
+            crf: spec.look.crf,
+            preset: spec.look.preset.clone(),
+            gop: (spec.look.gop_s * spec.fps).round().max(1.0) as u32,
+        },
+    )?;
     for i in 0..scene.frame_count() {
         let f = scene.frame(i);
         enc.write_rgb(&f.rgb)?;

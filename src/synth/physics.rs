@@ -1,5 +1,10 @@
 //! Falling-object physics: gravity plus quadratic drag relative to the (gusty) air, with
 //! flutter for light sheets and bags. Integrated once per drop at 1 kHz; frames interpolate.
+//!
+//! Each object kind has a physical size, mass, mean tumbling cross-section and drag
+//! coefficient; the terminal velocity follows from them, `vt = sqrt(2 m g / (ρ Cd A))`, so the
+//! planner picks the kind first and the apparent size afterwards from where it is released and
+//! how the camera is zoomed (size and kind are independent).
 
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -7,93 +12,251 @@ use rand_chacha::ChaCha8Rng;
 use super::camera::V3;
 
 pub const G: f64 = 9.81;
+/// Air density (kg/m³).
+pub const RHO_AIR: f64 = 1.2;
 /// Integration step.
 pub const DT: f64 = 0.001;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ObjectKind {
     Bottle,
-    Brick,
-    Stone,
     Can,
+    Phone,
     Fruit,
-    CigaretteBox,
-    Paper,
+    Shoe,
+    CigaretteButt,
+    Brick,
+    Flowerpot,
     Bag,
+    Paper,
+    Cardboard,
+    Clothing,
+}
+
+/// Physical make-up of a kind: ranges drawn uniformly per object.
+#[derive(Clone, Copy, Debug)]
+pub struct Build {
+    /// Largest dimension (m).
+    pub size_m: (f64, f64),
+    /// Mass (kg).
+    pub mass_kg: (f64, f64),
+    /// Mean tumbling cross-section as a fraction of `size²`.
+    pub area_frac: f64,
+    /// Drag coefficient.
+    pub cd: (f64, f64),
+    /// Shape aspect (small / large dimension) as drawn.
+    pub aspect: (f64, f64),
+}
+
+/// Dense objects fall fast (≳ 12 m/s terminal); light ones are drag-limited and flutter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ObjectClass {
+    Dense,
+    Light,
+}
+
+impl ObjectClass {
+    pub fn name(self) -> &'static str {
+        match self {
+            ObjectClass::Dense => "dense",
+            ObjectClass::Light => "light",
+        }
+    }
 }
 
 impl ObjectKind {
+    pub const ALL: [ObjectKind; 12] = [
+        ObjectKind::Bottle,
+        ObjectKind::Can,
+        ObjectKind::Phone,
+        ObjectKind::Fruit,
+        ObjectKind::Shoe,
+        ObjectKind::CigaretteButt,
+        ObjectKind::Brick,
+        ObjectKind::Flowerpot,
+        ObjectKind::Bag,
+        ObjectKind::Paper,
+        ObjectKind::Cardboard,
+        ObjectKind::Clothing,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             ObjectKind::Bottle => "bottle",
-            ObjectKind::Brick => "brick",
-            ObjectKind::Stone => "stone",
             ObjectKind::Can => "can",
+            ObjectKind::Phone => "phone",
             ObjectKind::Fruit => "fruit",
-            ObjectKind::CigaretteBox => "cigarette_box",
-            ObjectKind::Paper => "paper",
+            ObjectKind::Shoe => "shoe",
+            ObjectKind::CigaretteButt => "cigarette_butt",
+            ObjectKind::Brick => "brick",
+            ObjectKind::Flowerpot => "flowerpot",
             ObjectKind::Bag => "bag",
+            ObjectKind::Paper => "paper",
+            ObjectKind::Cardboard => "cardboard",
+            ObjectKind::Clothing => "clothing",
         }
     }
 
-    /// Plausible largest dimension range (m).
-    pub fn size_range(self) -> (f64, f64) {
-        match self {
-            ObjectKind::Bottle => (0.18, 0.33),
-            ObjectKind::Brick => (0.10, 0.24),
-            ObjectKind::Stone => (0.03, 0.10),
-            ObjectKind::Can => (0.10, 0.13),
-            ObjectKind::Fruit => (0.06, 0.12),
-            ObjectKind::CigaretteBox => (0.08, 0.10),
-            ObjectKind::Paper => (0.15, 0.40),
-            ObjectKind::Bag => (0.20, 0.40),
-        }
-    }
-
-    /// Terminal velocity range (m/s).
-    pub fn vt_range(self) -> (f64, f64) {
-        match self {
-            ObjectKind::Bottle | ObjectKind::Brick => (30.0, 40.0),
-            ObjectKind::Stone => (25.0, 35.0),
-            ObjectKind::Can | ObjectKind::Fruit => (20.0, 30.0),
-            ObjectKind::CigaretteBox => (10.0, 15.0),
-            ObjectKind::Paper | ObjectKind::Bag => (3.0, 6.0),
-        }
-    }
-
-    /// Light objects flutter and drift with the wind.
-    pub fn flutters(self) -> bool {
-        matches!(self, ObjectKind::Paper | ObjectKind::Bag)
-    }
-
-    /// Pick a kind whose size range holds `size_m` (or the nearest one).
-    pub fn for_size(size_m: f64, r: &mut ChaCha8Rng) -> ObjectKind {
-        const ALL: [ObjectKind; 8] = [
-            ObjectKind::Bottle,
-            ObjectKind::Brick,
-            ObjectKind::Stone,
-            ObjectKind::Can,
-            ObjectKind::Fruit,
-            ObjectKind::CigaretteBox,
-            ObjectKind::Paper,
-            ObjectKind::Bag,
-        ];
-        let fits: Vec<ObjectKind> = ALL
+    pub fn parse(s: &str) -> Option<ObjectKind> {
+        ObjectKind::ALL
             .iter()
             .copied()
-            .filter(|k| {
-                let (a, b) = k.size_range();
-                size_m >= a && size_m <= b
-            })
-            .collect();
-        if !fits.is_empty() {
-            return fits[r.gen_range(0..fits.len())];
+            .find(|k| k.name() == s.trim().to_ascii_lowercase())
+    }
+
+    /// Filled bottles, cans, phones, fruit, shoes, bricks and flowerpots are dense; bags, paper,
+    /// cardboard and clothing are light. A cigarette butt weighs under a gram: physically it
+    /// falls at 4-7 m/s, so it is classed light although it is not a sheet.
+    pub fn class(self) -> ObjectClass {
+        match self {
+            ObjectKind::Bottle
+            | ObjectKind::Can
+            | ObjectKind::Phone
+            | ObjectKind::Fruit
+            | ObjectKind::Shoe
+            | ObjectKind::Brick
+            | ObjectKind::Flowerpot => ObjectClass::Dense,
+            ObjectKind::CigaretteButt
+            | ObjectKind::Bag
+            | ObjectKind::Paper
+            | ObjectKind::Cardboard
+            | ObjectKind::Clothing => ObjectClass::Light,
         }
-        if size_m < 0.05 {
-            ObjectKind::Stone
+    }
+
+    pub fn build(self) -> Build {
+        let b = |size_m, mass_kg, area_frac, cd, aspect| Build {
+            size_m,
+            mass_kg,
+            area_frac,
+            cd,
+            aspect,
+        };
+        match self {
+            // Filled PET or glass bottle, tumbling end over end.
+            ObjectKind::Bottle => b((0.18, 0.32), (0.35, 1.2), 0.24, (0.8, 1.0), (0.28, 0.38)),
+            // Full drink can.
+            ObjectKind::Can => b((0.10, 0.17), (0.2, 0.4), 0.45, (0.8, 1.0), (0.5, 0.6)),
+            // Phone: a tumbling plate.
+            ObjectKind::Phone => b((0.12, 0.17), (0.13, 0.24), 0.3, (1.0, 1.2), (0.45, 0.55)),
+            // Apple / orange / pear (mass below is rescaled with size: ~850 kg/m³).
+            ObjectKind::Fruit => b((0.06, 0.12), (0.1, 0.3), 0.785, (0.45, 0.55), (0.8, 1.0)),
+            ObjectKind::Shoe => b((0.22, 0.30), (0.25, 0.6), 0.3, (0.9, 1.1), (0.35, 0.45)),
+            ObjectKind::CigaretteButt => b(
+                (0.025, 0.04),
+                (0.0003, 0.0008),
+                0.25,
+                (1.0, 1.2),
+                (0.22, 0.3),
+            ),
+            ObjectKind::Brick => b((0.19, 0.24), (1.8, 3.0), 0.35, (0.9, 1.1), (0.4, 0.55)),
+            // Flowerpot with soil.
+            ObjectKind::Flowerpot => b((0.12, 0.30), (0.8, 4.0), 0.7, (0.8, 1.0), (0.75, 0.95)),
+            // Plastic bag with a little inside.
+            ObjectKind::Bag => b((0.25, 0.5), (0.008, 0.06), 0.4, (1.1, 1.3), (0.6, 0.9)),
+            // Sheets, folded or crumpled paper.
+            ObjectKind::Paper => b((0.2, 0.45), (0.01, 0.05), 0.45, (1.1, 1.3), (0.6, 0.9)),
+            ObjectKind::Cardboard => b((0.25, 0.5), (0.08, 0.4), 0.5, (1.0, 1.2), (0.6, 0.85)),
+            ObjectKind::Clothing => b((0.25, 0.7), (0.05, 0.3), 0.3, (1.0, 1.2), (0.5, 0.9)),
+        }
+    }
+
+    /// Draw size (m), mass (kg), drag coefficient; `size_m` forces the size.
+    pub fn sample(self, r: &mut ChaCha8Rng, size_m: Option<f64>) -> (f64, f64, f64) {
+        let b = self.build();
+        let s = size_m.unwrap_or_else(|| r.gen_range(b.size_m.0..=b.size_m.1));
+        let mut m = r.gen_range(b.mass_kg.0..=b.mass_kg.1);
+        match self {
+            // Solid sphere of ~850 kg/m³.
+            ObjectKind::Fruit => {
+                m = 850.0 * std::f64::consts::PI / 6.0 * s.powi(3) * r.gen_range(0.9..1.1)
+            }
+            // Pot about as wide as tall, partly filled with wet soil.
+            ObjectKind::Flowerpot => m = 480.0 * s.powi(3) * r.gen_range(0.6..1.0),
+            _ if size_m.is_some() => {
+                // Keep the density plausible when the size is forced.
+                let mid = (b.size_m.0 + b.size_m.1) / 2.0;
+                let e = if self.class() == ObjectClass::Dense {
+                    3.0
+                } else {
+                    2.0
+                };
+                m *= (s / mid).powf(e).clamp(0.2, 5.0);
+            }
+            _ => {}
+        }
+        let cd = r.gen_range(b.cd.0..=b.cd.1);
+        (s, m, cd)
+    }
+
+    /// Terminal velocity (m/s) of an object of this kind.
+    pub fn terminal_velocity(self, size_m: f64, mass_kg: f64, cd: f64) -> f64 {
+        let area = self.build().area_frac * size_m * size_m;
+        (2.0 * mass_kg * G / (RHO_AIR * cd * area)).sqrt()
+    }
+
+    /// Light objects flutter and drift with the wind (amplitude scale 0..1).
+    pub fn flutter_strength(self) -> f64 {
+        match self {
+            ObjectKind::Paper | ObjectKind::Cardboard => 1.0,
+            ObjectKind::Bag | ObjectKind::Clothing => 0.6,
+            ObjectKind::CigaretteButt => 0.15,
+            _ => 0.0,
+        }
+    }
+
+    pub fn flutters(self) -> bool {
+        self.flutter_strength() > 0.0
+    }
+
+    /// Glint strength while tumbling (bottles, cans and phones catch the light).
+    pub fn glint(self) -> f64 {
+        match self {
+            ObjectKind::Bottle | ObjectKind::Can | ObjectKind::Phone => 0.45,
+            ObjectKind::Bag => 0.3,
+            ObjectKind::Paper | ObjectKind::Cardboard => 0.25,
+            _ => 0.12,
+        }
+    }
+
+    /// Relative draw frequency when nothing is forced.
+    pub fn weight(self) -> f64 {
+        match self {
+            ObjectKind::CigaretteButt => 0.5,
+            _ => 1.0,
+        }
+    }
+
+    /// A kind for a forced terminal velocity (plans that fix `terminal_velocity_mps`).
+    pub fn for_terminal_velocity(v: f64) -> ObjectKind {
+        if v < 8.0 {
+            ObjectKind::Paper
+        } else if v < 18.0 {
+            ObjectKind::Shoe
+        } else if v < 35.0 {
+            ObjectKind::Bottle
         } else {
-            ObjectKind::Bag
+            ObjectKind::Brick
         }
+    }
+
+    /// Weighted random kind among `allowed` (all when empty).
+    pub fn pick(r: &mut ChaCha8Rng, allowed: &[ObjectKind]) -> ObjectKind {
+        let set: &[ObjectKind] = if allowed.is_empty() {
+            &ObjectKind::ALL
+        } else {
+            allowed
+        };
+        let total: f64 = set.iter().map(|k| k.weight()).sum();
+        let mut u = r.gen_range(0.0..total);
+        for k in set {
+            if u < k.weight() {
+                return *k;
+            }
+            u -= k.weight();
+        }
+        set[set.len() - 1]
     }
 }
 
@@ -235,5 +398,32 @@ mod tests {
             light.lands_s
         );
         assert!(f.lands_s < 5.0);
+    }
+
+    #[test]
+    fn terminal_velocities_follow_from_mass_and_drag() {
+        use rand::SeedableRng;
+        let mut r = ChaCha8Rng::seed_from_u64(5);
+        for k in ObjectKind::ALL {
+            let mut vs = Vec::new();
+            for _ in 0..400 {
+                let (s, m, cd) = k.sample(&mut r, None);
+                vs.push(k.terminal_velocity(s, m, cd));
+            }
+            vs.sort_by(f64::total_cmp);
+            let med = vs[vs.len() / 2];
+            match k {
+                ObjectKind::Bag | ObjectKind::Paper => {
+                    assert!((1.5..=6.0).contains(&med), "{} median vt {med}", k.name())
+                }
+                ObjectKind::CigaretteButt | ObjectKind::Cardboard | ObjectKind::Clothing => {
+                    assert!((3.0..=12.0).contains(&med), "{} median vt {med}", k.name())
+                }
+                _ => {
+                    assert_eq!(k.class(), ObjectClass::Dense);
+                    assert!((15.0..=60.0).contains(&med), "{} median vt {med}", k.name())
+                }
+            }
+        }
     }
 }

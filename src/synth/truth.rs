@@ -1,7 +1,8 @@
 //! Ground truth written next to each clip (`<name>.truth.json`); the evaluator reads it back.
 //!
 //! Pixel coordinates use the convention of the analytics: the centre of pixel column `i` is at
-//! `x = i` (row likewise). Times are media seconds from the first frame (`t = index / fps`).
+//! `x = i` (row likewise), in the output picture (after camera shake and lens distortion).
+//! Times are media seconds from the first frame (`t = index / fps`).
 
 use serde::{Deserialize, Serialize};
 
@@ -40,6 +41,9 @@ pub struct FacadeTruth {
     pub distance_m: f64,
     pub distractors: Vec<DistractorTruth>,
     pub drops: Vec<DropTruth>,
+    /// Sensor, lens and codec settings the clip was rendered with.
+    #[serde(default)]
+    pub look: super::Look,
 }
 
 /// Why a drop's visible track ends.
@@ -59,8 +63,16 @@ pub enum DropEnd {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DropTruth {
     pub id: u32,
-    /// Object class: bottle, brick, stone, can, fruit, cigarette_box, paper, bag.
+    /// Object kind: bottle, can, phone, fruit, shoe, cigarette_butt, brick, flowerpot, bag,
+    /// paper, cardboard, clothing.
     pub object: String,
+    /// `dense` (≳ 12 m/s terminal velocity) or `light` (drag-limited, flutters).
+    #[serde(default)]
+    pub class: String,
+    #[serde(default)]
+    pub mass_kg: f64,
+    #[serde(default)]
+    pub drag_coefficient: f64,
     /// Release floor, 1 = ground floor.
     pub floor: u32,
     pub release_s: f64,
@@ -81,7 +93,8 @@ pub struct DropTruth {
     pub end: DropEnd,
     /// Largest dimension in metres.
     pub size_m: f64,
-    /// Approximate largest dimension in pixels at the release point.
+    /// Approximate largest dimension in pixels at the release point (pinhole; barrel distortion
+    /// changes it by at most a few per cent).
     pub size_px: f64,
     pub terminal_velocity_mps: f64,
     /// Luma contrast of the object against the wall at release (signed, 0-255 scale).

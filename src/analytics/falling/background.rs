@@ -22,6 +22,12 @@ pub struct ForegroundParams {
     pub bg_shift: u32,
     /// Deviation learning rate as a right shift (6 = 1/64 per frame).
     pub dev_shift: u32,
+    /// Faint-object pass (`Background::add_faint`): minimum 3×3-mean difference (levels)...
+    pub faint_min: i16,
+    /// ...plus this many quarters of the per-pixel deviation (8 = 2.0·dev)...
+    pub faint_dev_q: i16,
+    /// ...and a 3×3-mean change from the previous frame of the same sign (levels).
+    pub faint_step: i16,
 }
 
 impl Default for ForegroundParams {
@@ -32,6 +38,9 @@ impl Default for ForegroundParams {
             min_step: 7,
             bg_shift: 5,
             dev_shift: 6,
+            faint_min: 4,
+            faint_dev_q: 8,
+            faint_step: 2,
         }
     }
 }
@@ -44,6 +53,10 @@ pub struct Background {
     bg: Vec<i16>,
     dev: Vec<i16>,
     prev: Vec<u8>,
+    /// Signed difference from the background before this frame's update, ¼ levels.
+    dq: Vec<i16>,
+    /// Signed change from the previous frame, levels.
+    sq: Vec<i16>,
     /// 255 = analysed, 0 = masked out.
     mask: Vec<u8>,
     /// Number of unmasked pixels.
@@ -64,6 +77,8 @@ impl Background {
             // Start with a modest noise estimate; it settles within a second or two.
             dev: vec![2 * SCALE; n],
             prev: vec![0; n],
+            dq: vec![0; n],
+            sq: vec![0; n],
             mask,
             active,
             frames: 0,
@@ -128,17 +143,33 @@ impl Background {
         };
         // Process row-sized chunks so the compiler sees equal-length slices (no bounds checks).
         let mut count = 0usize;
-        for ((((g, b), d), p), (m, f)) in gray
+        for (((((g, b), d), p), (m, f)), (dq, sq)) in gray
             .chunks(4096)
             .zip(self.bg.chunks_mut(4096))
             .zip(self.dev.chunks_mut(4096))
             .zip(self.prev.chunks_mut(4096))
             .zip(self.mask.chunks(4096).zip(fg.chunks_mut(4096)))
+            .zip(self.dq.chunks_mut(4096).zip(self.sq.chunks_mut(4096)))
         {
-            count += fg_kernel(g, b, d, p, m, f, min_diff, mult, min_step, bs, ds);
+            let k = Kernel {
+                min_diff,
+                mult_q: mult,
+                min_step,
+                bs,
+                ds,
+            };
+            count += fg_kernel(g, b, d, p, m, f, dq, sq, &k);
         }
         count
     }
+}
+
+struct Kernel {
+    min_diff: i16,
+    mult_q: i16,
+    min_step: i16,
+    bs: u32,
+    ds: u32,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -150,11 +181,9 @@ fn fg_kernel(
     p: &mut [u8],
     m: &[u8],
     f: &mut [u8],
-    min_diff: i16,
-    mult_q: i16,
-    min_step: i16,
-    bs: u32,
-    ds: u32,
+    dq: &mut [i16],
+    sq: &mut [i16],
+    k: &Kernel,
 ) -> usize {
     let len = g
         .len()
@@ -162,15 +191,20 @@ fn fg_kernel(
         .min(d.len())
         .min(p.len())
         .min(m.len())
-        .min(f.len());
-    let (g, b, d, p, m, f) = (
+        .min(f.len())
+        .min(dq.len())
+        .min(sq.len());
+    let (g, b, d, p, m, f, dq, sq) = (
         &g[..len],
         &mut b[..len],
         &mut d[..len],
         &mut p[..len],
         &m[..len],
         &mut f[..len],
+        &mut dq[..len],
+        &mut sq[..len],
     );
+    let (min_diff, mult_q, min_step, bs, ds) = (k.min_diff, k.mult_q, k.min_step, k.bs, k.ds);
     let mut count = 0u32;
     for i in 0..len {
         let gi = g[i] as i16;
@@ -181,15 +215,109 @@ fn fg_kernel(
         let adiff = diff.abs();
         // dev·mult/4 in 12.4 fixed point; dev ≤ 4080 so dev*mult_q/4 stays < 32767 for mult_q ≤ 28.
         let thr = min_diff.saturating_add(((di as i32 * mult_q as i32) >> 2).min(16000) as i16);
-        let step = (gi - p[i] as i16).abs();
-        let is_fg = (adiff > thr) & (step > min_step) & (m[i] != 0);
+        let stepv = gi - p[i] as i16;
+        let step = stepv.abs();
+        let on = m[i] != 0;
+        let is_fg = (adiff > thr) & (step > min_step) & on;
         f[i] = if is_fg { 255 } else { 0 };
         count += is_fg as u32;
+        // Masked pixels contribute nothing to the faint pass's 3×3 sums.
+        dq[i] = if on { diff >> 2 } else { 0 };
+        sq[i] = if on { stepv } else { 0 };
         b[i] = bi + (diff >> bs);
         d[i] = di + ((adiff - di) >> ds);
         p[i] = g[i];
     }
     count as usize
+}
+
+impl Background {
+    /// Faint-object pass, after [`apply`](Self::apply): a pixel whose 3×3 neighbourhood
+    /// differs from the background *on average* by more than `faint_min + faint_dev·dev`, and
+    /// changed since the previous frame in the same direction, is foreground too. Averaging
+    /// nine pixels cuts the noise about threefold, so low-contrast or motion-blurred objects a
+    /// few pixels wide (a falling bottle smeared into a faint streak) come through that the
+    /// per-pixel test misses. Neighbourhoods that match the background shifted by up to `r`
+    /// px (camera shake on textured facades) are left out. Returns the pixels added.
+    pub fn add_faint(&self, gray: &[u8], fg: &mut [u8], r: usize) -> usize {
+        let (w, h) = (self.width, self.height);
+        if w < 3 || h < 3 || gray.len() != w * h || fg.len() != w * h || self.frames < 2 {
+            return 0;
+        }
+        let pm = &self.params;
+        let fmin = 36 * pm.faint_min as i32;
+        let fdev = 9 * pm.faint_dev_q as i32; // (9·q/4)·dev(12.4) = 36·(q/4)·dev/16
+        let fstep = 9 * pm.faint_step as i32;
+        let mut vd = vec![0i16; w];
+        let mut vs = vec![0i16; w];
+        let mut added = 0;
+        let mut cand: Vec<(usize, usize, i32)> = Vec::new();
+        for y in 1..h - 1 {
+            let (r0, r1, r2) = ((y - 1) * w, y * w, (y + 1) * w);
+            {
+                let (a, b, c) = (&self.dq[r0..r0 + w], &self.dq[r1..r1 + w], &self.dq[r2..r2 + w]);
+                for x in 0..w {
+                    vd[x] = a[x].saturating_add(b[x]).saturating_add(c[x]);
+                }
+                let (a, b, c) = (&self.sq[r0..r0 + w], &self.sq[r1..r1 + w], &self.sq[r2..r2 + w]);
+                for x in 0..w {
+                    vs[x] = a[x] + b[x] + c[x];
+                }
+            }
+            let dev = &self.dev[r1..r1 + w];
+            for x in 1..w - 1 {
+                let sd = vd[x - 1] as i32 + vd[x] as i32 + vd[x + 1] as i32;
+                let thr = fmin + ((fdev * dev[x] as i32) >> 4);
+                if sd.abs() <= thr {
+                    continue;
+                }
+                let ss = vs[x - 1] as i32 + vs[x] as i32 + vs[x + 1] as i32;
+                if ss * sd.signum() <= fstep || fg[r1 + x] != 0 || self.mask[r1 + x] == 0 {
+                    continue;
+                }
+                cand.push((x, y, sd));
+            }
+        }
+        for (x, y, sd) in cand {
+            if !self.box_matches_shifted(gray, x, y, r, sd) {
+                fg[y * w + x] = 255;
+                added += 1;
+            }
+        }
+        added
+    }
+
+    /// Does the 3×3 mean of `gray` at (x, y) match the background's 3×3 mean at some shift
+    /// within `r` px, to within half of its difference `sd` (¼ levels × 9)?
+    fn box_matches_shifted(&self, gray: &[u8], x: usize, y: usize, r: usize, sd: i32) -> bool {
+        let (w, h) = (self.width, self.height);
+        let mut gsum = 0i32;
+        for yy in y - 1..=y + 1 {
+            for xx in x - 1..=x + 1 {
+                gsum += gray[yy * w + xx] as i32;
+            }
+        }
+        let g16 = gsum * SCALE as i32;
+        let tol = (sd.abs() * 4 / 2).max(1); // ¼ levels×9 → 1/16 levels×9, halved
+        let (y0, y1) = (y.saturating_sub(r).max(1), (y + r).min(h - 2));
+        let (x0, x1) = (x.saturating_sub(r).max(1), (x + r).min(w - 2));
+        for cy in y0..=y1 {
+            for cx in x0..=x1 {
+                if cx == x && cy == y {
+                    continue;
+                }
+                let mut bsum = 0i32;
+                for yy in cy - 1..=cy + 1 {
+                    let row = &self.bg[yy * w + cx - 1..yy * w + cx + 2];
+                    bsum += row[0] as i32 + row[1] as i32 + row[2] as i32;
+                }
+                if (g16 - bsum).abs() <= tol {
+                    return true;
+                }
+            }
+        }
+        false
+    }
 }
 
 impl Background {

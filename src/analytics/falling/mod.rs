@@ -14,7 +14,6 @@ pub mod config;
 pub mod eval;
 pub mod physics;
 pub mod picture;
-pub mod sim;
 pub mod tracker;
 
 use std::collections::VecDeque;
@@ -72,6 +71,8 @@ pub struct FallingParams {
     pub min_density: f64,
     /// Camera shake tolerated by the neighbourhood test (px).
     pub shift_px: usize,
+    /// Run the faint-object pass (3×3 means) after the per-pixel test.
+    pub faint: bool,
     /// Minimum model probability of "falling" (when the model is loaded).
     pub min_p_model: f32,
     /// At most this many alarms per `storm_window_s`.
@@ -96,6 +97,7 @@ impl Default for FallingParams {
             dup_px: 40.0,
             min_density: 0.6,
             shift_px: 2,
+            faint: false,
             min_p_model: 0.5,
             max_alarms: 6,
             storm_window_s: 10.0,
@@ -541,7 +543,12 @@ impl Analytic for FallingAnalytic {
         // A shaken frame lights up every edge: if that is most of the foreground, the
         // neighbourhood test below removes it; only what is left counts.
         let n_fg = if (raw_fg as f64) < 0.2 * bg.active_pixels() as f64 {
-            bg.suppress_shifted(&frame.gray, &mut self.fg, self.params.shift_px)
+            let strong = bg.suppress_shifted(&frame.gray, &mut self.fg, self.params.shift_px);
+            if self.params.faint {
+                strong + bg.add_faint(&frame.gray, &mut self.fg, self.params.shift_px)
+            } else {
+                strong
+            }
         } else {
             raw_fg
         };

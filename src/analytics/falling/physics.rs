@@ -313,6 +313,12 @@ pub struct PhysicsParams {
     pub max_apex_inside_s: f64,
     /// The release point is extrapolated from the first this-many seconds of the track.
     pub origin_fit_s: f64,
+    /// Lowest terminal speed of a light falling object (m/s); leaves and snow are slower.
+    pub drag_vt_min: f64,
+    /// A steady (no speed-up seen) descent must last this long (s)...
+    pub steady_min_s: f64,
+    /// ...at no more than this speed (m/s): faster steady movers are not light objects.
+    pub steady_vt_max: f64,
 }
 
 impl Default for PhysicsParams {
@@ -331,6 +337,9 @@ impl Default for PhysicsParams {
             min_acc_sigmas: 3.0,
             max_apex_inside_s: 0.12,
             origin_fit_s: 1.0,
+            drag_vt_min: 1.5,
+            steady_min_s: 1.0,
+            steady_vt_max: 12.0,
         }
     }
 }
@@ -370,6 +379,107 @@ impl Judgement {
             fit_y: None,
         }
     }
+}
+
+const G: f64 = 9.81;
+
+/// `ln cosh x`, stable for large |x|.
+fn ln_cosh(x: f64) -> f64 {
+    let a = x.abs();
+    a + (-2.0 * a).exp().ln_1p() - std::f64::consts::LN_2
+}
+
+/// A fall under gravity and quadratic drag, from rest at time `tau`:
+/// `h(t) = h0 − (vt²/g)·ln cosh(g·(t − τ)/vt)`. Light objects (bags, paper, cardboard) reach
+/// their terminal speed `vt` (2–6 m/s) within half a second, so a quadratic fit sees almost no
+/// acceleration; this model sees a fall that starts like gravity and levels off.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DragFit {
+    pub h0: f64,
+    pub tau: f64,
+    pub vt: f64,
+    pub rms: f64,
+}
+
+impl DragFit {
+    pub fn at(&self, t: f64) -> f64 {
+        self.h0 - self.vt * self.vt / G * ln_cosh(G * (t - self.tau) / self.vt)
+    }
+    /// Downward speed at `t` (negative before `tau`: still rising).
+    pub fn speed(&self, t: f64) -> f64 {
+        self.vt * (G * (t - self.tau) / self.vt).tanh()
+    }
+}
+
+fn drag_eval(ts: &[f64], hs: &[f64], tau: f64, vt: f64) -> (f64, f64) {
+    let k = vt * vt / G;
+    let mut sum = 0.0;
+    let mut sum2 = 0.0;
+    for (&t, &h) in ts.iter().zip(hs) {
+        let r = h + k * ln_cosh(G * (t - tau) / vt);
+        sum += r;
+        sum2 += r * r;
+    }
+    let n = ts.len().max(1) as f64;
+    let h0 = sum / n;
+    (h0, (sum2 / n - h0 * h0).max(0.0).sqrt())
+}
+
+/// Least-squares [`DragFit`] of heights `hs` (metres, up positive) over `ts`, with the
+/// release time searched in `tau_lo..=tau_hi` and the terminal speed in `vt_lo..=vt_hi`.
+/// Coarse grid, then a finer one around the best cell (the problem is 2-D and smooth).
+pub fn fit_drag(
+    ts: &[f64],
+    hs: &[f64],
+    (tau_lo, tau_hi): (f64, f64),
+    (vt_lo, vt_hi): (f64, f64),
+) -> Option<DragFit> {
+    let n = ts.len().min(hs.len());
+    if n < 4 || !(tau_hi > tau_lo) || !(vt_hi > vt_lo && vt_lo > 0.0) {
+        return None;
+    }
+    // At most ~48 points: the shape is smooth, more only costs time.
+    let step = n.div_ceil(48);
+    let (ts, hs): (Vec<f64>, Vec<f64>) = (0..n).step_by(step).map(|i| (ts[i], hs[i])).unzip();
+    let mut best: Option<DragFit> = None;
+    let consider = |best: &mut Option<DragFit>, tau: f64, vt: f64| {
+        let (h0, rms) = drag_eval(&ts, &hs, tau, vt);
+        if best.is_none_or(|b| rms < b.rms) {
+            *best = Some(DragFit { h0, tau, vt, rms });
+        }
+    };
+    let n_vt = 28;
+    let r = (vt_hi / vt_lo).ln();
+    let n_tau = (((tau_hi - tau_lo) / 0.05).ceil() as usize).clamp(2, 200);
+    let dtau = (tau_hi - tau_lo) / n_tau as f64;
+    for i in 0..=n_vt {
+        let vt = vt_lo * (r * i as f64 / n_vt as f64).exp();
+        for j in 0..=n_tau {
+            consider(&mut best, tau_lo + dtau * j as f64, vt);
+        }
+    }
+    // Pattern search: τ and vt trade off along a valley, so refine around the best point a few
+    // times with shrinking steps rather than once.
+    // times: keep the step while the best point moves, halve it when it stays.
+    let (mut lvt, mut st) = (r / n_vt as f64, dtau);
+    for _ in 0..40 {
+        let b = best?;
+        for i in -2..=2 {
+            let vt = (b.vt * (lvt * i as f64 / 2.0).exp()).clamp(vt_lo, vt_hi);
+            for j in -2..=2 {
+                let tau = (b.tau + st * j as f64 / 2.0).clamp(tau_lo, tau_hi);
+                consider(&mut best, tau, vt);
+            }
+        }
+        if best.is_some_and(|n| n.tau == b.tau && n.vt == b.vt) {
+            lvt *= 0.5;
+            st *= 0.5;
+            if st < 1e-4 {
+                break;
+            }
+        }
+    }
+    best
 }
 
 fn monotonic_fraction(vs: &[f64]) -> f64 {
@@ -518,7 +628,11 @@ fn judge_metric(obs: &[Obs], hom: &Homography, fx: Quad, fy: Quad, p: &PhysicsPa
     // Half a pixel of quantisation, in metres at the track's scale.
     let m_per_px = drop_m / (obs[obs.len() - 1].y - obs[0].y).abs().max(1.0);
     let a = -qh.acc(); // downward positive
-    if a < p.acc_min || a > p.acc_max {
+    if a < p.acc_min {
+        // Too little acceleration for a dense object: maybe a light one at terminal speed.
+        return judge_drag(obs, hom, &ts, &wx, &wh, qx, fx, fy, p);
+    }
+    if a > p.acc_max {
         return Judgement::reject("acceleration not gravity-like");
     }
     if a < p.min_acc_sigmas * qh.acc_sd(0.5 * m_per_px) {
@@ -577,5 +691,152 @@ fn judge_metric(obs: &[Obs], hom: &Homography, fx: Quad, fy: Quad, p: &PhysicsPa
         acc: a,
         fit_x: Some(fx),
         fit_y: Some(fy),
+    }
+}
+
+/// Calibrated judgement of a fall that levels off at a low terminal speed (bags, paper).
+/// Either the speed-up from rest is seen (the drag model fits clearly better than uniform
+/// motion), or a long, straight, steady descent at a light object's terminal speed is seen.
+#[allow(clippy::too_many_arguments)]
+fn judge_drag(
+    obs: &[Obs],
+    hom: &Homography,
+    ts: &[f64],
+    wx: &[f64],
+    wh: &[f64],
+    qx: Quad,
+    fx: Quad,
+    fy: Quad,
+    p: &PhysicsParams,
+) -> Judgement {
+    let t0 = ts[0];
+    let t1 = ts[ts.len() - 1];
+    let dur = t1 - t0;
+    let drop_m = wh[0] - wh[wh.len() - 1];
+    let tol = p.max_rel_rms * drop_m + 0.15;
+    if qx.c[1].abs() > p.max_vx_m {
+        return Judgement::reject("horizontal speed too high");
+    }
+    let Some(df) = fit_drag(
+        ts,
+        wh,
+        (t0 - 3.0, t0 + p.max_apex_inside_s),
+        (p.drag_vt_min, 60.0),
+    ) else {
+        return Judgement::reject("fit failed");
+    };
+    if df.rms > tol {
+        return Judgement::reject("inconsistent drag fit");
+    }
+    let Some(line) = fit_poly(ts, wh, 1) else {
+        return Judgement::reject("fit failed");
+    };
+    let v0 = df.speed(t0);
+    let speed_up = v0 < 0.6 * df.vt && line.rms > 1.5 * df.rms + 0.02;
+    if !speed_up {
+        // Steady descent only: a light object seen after it reached terminal speed. Birds
+        // and insects rarely keep a straight, uniform, slow vertical line this long.
+        if dur < p.steady_min_s {
+            return Judgement::reject("steady descent too short");
+        }
+        if drop_m < 1.5 * p.min_drop_m {
+            return Judgement::reject("drop too small");
+        }
+        if df.vt > p.steady_vt_max {
+            return Judgement::reject("acceleration not gravity-like");
+        }
+        if qx.c[1].abs() > 0.5 * df.vt.max(1.0) {
+            return Judgement::reject("slanted steady descent");
+        }
+        if line.rms > tol {
+            return Judgement::reject("unsteady descent");
+        }
+    }
+    let (tr, h0, x0) = if speed_up && df.tau <= t0 && df.tau > t0 - 3.0 {
+        (df.tau, df.h0, qx.at(df.tau))
+    } else {
+        // Released at or above the first sighting: report that (a lower bound).
+        (t0, wh[0], wx[0])
+    };
+    let origin_px = hom
+        .to_image(x0, h0)
+        .unwrap_or((obs[0].x, obs[0].y));
+    let fit_q = 1.0 - (df.rms / tol).min(1.0);
+    let score = (0.45 + if speed_up { 0.15 } else { 0.0 } + 0.15 * fit_q).clamp(0.0, 1.0);
+    Judgement {
+        falling: true,
+        score,
+        reason: if speed_up { "drag fall" } else { "steady descent" },
+        t_release: tr,
+        origin_px,
+        height_m: Some(h0),
+        facade_x_m: Some(x0),
+        acc: G * (1.0 - (v0 / df.vt).powi(2)).max(0.0),
+        fit_x: Some(fx),
+        fit_y: Some(fy),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn drag_heights(ts: &[f64], h0: f64, tau: f64, vt: f64) -> Vec<f64> {
+        let f = DragFit {
+            h0,
+            tau,
+            vt,
+            rms: 0.0,
+        };
+        ts.iter().map(|&t| f.at(t)).collect()
+    }
+
+    #[test]
+    fn drag_fit_recovers_terminal_speed_and_release() {
+        let ts: Vec<f64> = (0..60).map(|i| 1.0 + i as f64 * 0.04).collect();
+        let hs = drag_heights(&ts, 20.0, 0.9, 3.5);
+        let f = fit_drag(&ts, &hs, (ts[0] - 3.0, ts[0] + 0.12), (1.5, 60.0)).unwrap();
+        assert!((f.vt - 3.5).abs() < 0.2, "{f:?}");
+        assert!((f.tau - 0.9).abs() < 0.05, "{f:?}");
+        assert!((f.h0 - 20.0).abs() < 0.2, "{f:?}");
+        assert!(f.rms < 0.02, "{f:?}");
+    }
+
+    /// A plastic bag (terminal speed 3.5 m/s) from 12 m: the quadratic test sees almost no
+    /// acceleration, the drag model accepts it and puts the release near 12 m.
+    #[test]
+    fn a_light_object_at_terminal_speed_is_a_fall() {
+        // Identity-like calibration: 10 px per metre, image y down, h = (600 - y) / 10.
+        let img = [[0.0, 600.0], [1000.0, 600.0], [1000.0, 0.0], [0.0, 0.0]];
+        let world = [[0.0, 0.0], [100.0, 0.0], [100.0, 60.0], [0.0, 60.0]];
+        let hom = Homography::from_points(&img, &world).unwrap();
+        let ts: Vec<f64> = (0..60).map(|i| 0.08 + i as f64 * 0.04).collect();
+        let hs = drag_heights(&ts, 12.0, 0.0, 3.5);
+        let obs: Vec<Obs> = ts
+            .iter()
+            .zip(&hs)
+            .map(|(&t, &h)| Obs {
+                t,
+                x: 300.0 + 2.0 * t,
+                y: 600.0 - 10.0 * h,
+                area: 12,
+            })
+            .collect();
+        let j = judge(&obs, Some(&hom), 720.0, &PhysicsParams::default());
+        assert!(j.falling, "{}", j.reason);
+        assert_eq!(j.reason, "drag fall");
+        let h = j.height_m.unwrap();
+        assert!((h - 12.0).abs() < 0.6, "release height {h}");
+        // A uniform descent seen only briefly is not enough.
+        let short: Vec<Obs> = (0..15)
+            .map(|i| Obs {
+                t: i as f64 * 0.04,
+                x: 300.0,
+                y: 400.0 + 35.0 * i as f64 * 0.04 * 2.0, // 7 m/s, 4.2 m in 0.6 s
+                area: 12,
+            })
+            .collect();
+        let j = judge(&short, Some(&hom), 720.0, &PhysicsParams::default());
+        assert!(!j.falling, "uniform 0.6 s descent accepted: {}", j.reason);
     }
 }

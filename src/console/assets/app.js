@@ -482,7 +482,6 @@
     v.pause();
     v.removeAttribute('src');
     v.load();
-    dropBlobs();
     renderList();
   }
   // What evidence the server says it holds: null when it does not say (then just try).
@@ -577,33 +576,9 @@
       })
     );
   }
-  // Evidence needs the operator's token. Where the server takes it in the URL, <img> and
-  // <video> load directly (the video streams and seeks with Range requests); otherwise the
-  // file is fetched with the Authorization header and shown from a blob.
-  let blobUrls = [];
-  function dropBlobs() {
-    for (const u of blobUrls) URL.revokeObjectURL(u);
-    blobUrls = [];
-  }
-  async function urlTokensWork(id) {
-    if (st.urlTokens !== undefined) return st.urlTokens;
-    try {
-      const r = await fetch(evUrl(id, 'clip.mp4'), { headers: { Range: 'bytes=0-0' }, cache: 'no-store' });
-      if (r.status === 401) st.urlTokens = false;
-      else if (r.ok) st.urlTokens = true;
-      else return false; // 404/410 say nothing about tokens: ask again next time
-    } catch (err) {
-      return false;
-    }
-    return st.urlTokens;
-  }
-  async function blobOf(id, file) {
-    const r = await fetch(evPath(id, file), { headers: { Authorization: 'Bearer ' + st.session.token }, cache: 'no-store' });
-    if (!r.ok) throw new ApiError(r.status, t('error_http', { status: r.status }));
-    const u = URL.createObjectURL(await r.blob());
-    blobUrls.push(u);
-    return u;
-  }
+  // Evidence needs the operator's token: the server takes it in the URL for evidence files,
+  // so <img> and <video> load straight from the API (the video streams and seeks with Range
+  // requests instead of downloading the whole clip first).
   async function renderEvidence(e) {
     const fig = $('d-fig');
     const img = $('d-picture');
@@ -613,7 +588,6 @@
     const gen = (st.evGen = (st.evGen || 0) + 1);
     const current = () => gen === st.evGen;
     msg.hidden = true;
-    dropBlobs();
     video.onerror = null;
     img.onerror = null;
     if (!canHandle()) {
@@ -629,14 +603,11 @@
     const id = key(e);
     const pics = pictureOrder(e);
     const hasClip = evidenceHas(e, 'clip') !== false;
-    const direct = hasClip || pics.length ? await urlTokensWork(id) : false;
-    if (!current()) return;
     // Pictures: first that loads wins.
     fig.hidden = true;
     for (const f of pics) {
       try {
-        const src = direct ? evUrl(id, f) : await blobOf(id, f);
-        if (!current()) return;
+        const src = evUrl(id, f);
         await new Promise((ok, bad) => {
           img.onload = ok;
           img.onerror = bad;
@@ -670,18 +641,12 @@
       msg.textContent = t('evidence_missing');
       msg.hidden = false;
     };
-    let src;
-    try {
-      src = direct ? evUrl(id, 'clip.mp4') : await blobOf(id, 'clip.mp4');
-    } catch (err) {
-      clipMissing();
-      return;
-    }
-    if (!current()) return;
+    const src = evUrl(id, 'clip.mp4');
     video.onerror = clipMissing;
+    video.preload = 'metadata';
     video.src = src;
     video.hidden = false;
-    video.dataset.mode = direct ? 'stream' : 'blob';
+    video.dataset.mode = 'stream';
     dl.href = src;
     dl.setAttribute('download', 'vigil-' + (e.camera || 'camera') + '-' + id + '.mp4');
     dl.hidden = false;
@@ -811,6 +776,8 @@
           img.src = thumb + (thumb.includes('?') ? '&' : '?') + tokenQ();
           img.onerror = () => img.replaceWith(el('div', 'cam-thumb empty', t('no_thumbnail')));
           card.appendChild(img);
+        } else {
+          card.appendChild(el('div', 'cam-thumb empty', t('no_thumbnail')));
         }
         const dl = el('dl', 'cam-stats');
         const row = (label, value) => {
@@ -830,6 +797,7 @@
         const rc = num(s.reconnects);
         if (de !== null) row(t('decode_errors'), String(de));
         if (rc !== null) row(t('reconnects'), String(rc));
+        if (state !== 'online' && typeof s.last_error === 'string' && s.last_error) row(t('last_error'), s.last_error);
         const h = st.health.get(c.name) || {};
         rateRow(dl, t('online_rate'), num(h.online_rate, s.online_rate));
         rateRow(dl, t('image_rate'), num(h.image_availability_rate, h.image_rate, s.image_availability_rate));

@@ -102,6 +102,7 @@ window.VIGIL_I18N = {
     kind_elevator: '电梯',
     no_cameras: '未配置摄像机',
     no_thumbnail: '无缩略图',
+    last_error: '最近错误',
     error_http: 'HTTP {status}',
     error_network: '网络错误',
     error_load: '加载失败：{msg}'
@@ -206,6 +207,7 @@ window.VIGIL_I18N = {
     kind_elevator: 'Elevator',
     no_cameras: 'No cameras configured',
     no_thumbnail: 'No thumbnail',
+    last_error: 'Last error',
     error_http: 'HTTP {status}',
     error_network: 'Network error',
     error_load: 'Loading failed: {msg}'
