@@ -597,6 +597,7 @@ pub fn summarise(clips: &[ClipResult]) -> Summary {
         } else {
             f64::NAN
         },
+        failed_clips: Vec::new(),
     }
 }
 
