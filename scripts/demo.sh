@@ -6,6 +6,12 @@ cd "$(dirname "$0")/.."
 OUT=${1:-out/demo}
 VIGIL=${VIGIL:-target/release/vigil}
 mkdir -p "$OUT"
+# The elevator camera uses the e-bike detector's default model, models/yolox_nano.onnx (see
+# src/analytics/ebike/config.rs), which scripts/fetch-models.sh installs (part of setup).
+if [ ! -f models/yolox_nano.onnx ]; then
+  echo "== models/yolox_nano.onnx missing; running scripts/fetch-models.sh" >&2
+  bash scripts/fetch-models.sh
+fi
 echo "== generating demo clips in $OUT" >&2
 "$VIGIL" synth facade --seed 2 --out "$OUT" --name tower-demo --duration 12 --drops 2 --distractors birds,leaves,lights
 "$VIGIL" synth elevator --seed 3 --out "$OUT" --name elevator-demo --duration 12

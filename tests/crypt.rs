@@ -542,3 +542,32 @@ fn evidence_is_sealed_when_written_and_served_decrypted_with_range() {
     assert_eq!(api.get(&clip_path, None).0, 500);
     assert_eq!(api.get(&format!("/events/{id}/snapshot.jpg"), None).0, 200);
 }
+
+/// Throughput of sealing and of a verified whole-file read (run with `--ignored --nocapture`).
+#[test]
+#[ignore]
+fn measure_throughput() {
+    let k = key();
+    let plain = plaintext(32 << 20, 1);
+    let t0 = std::time::Instant::now();
+    let sealed = crypt::seal(&k, &plain);
+    let seal_s = t0.elapsed().as_secs_f64();
+    let s = detect(&sealed, Some(k.clone())).unwrap().unwrap();
+    let t0 = std::time::Instant::now();
+    let back = s.read_all(&mut Cursor::new(&sealed[..])).unwrap();
+    let open_s = t0.elapsed().as_secs_f64();
+    assert_eq!(back.len(), plain.len());
+    let t0 = std::time::Instant::now();
+    let mut c = Cursor::new(&sealed[..]);
+    for i in 0..1000u64 {
+        s.read_range(&mut c, (i * 31_337) % (30 << 20), 4096)
+            .unwrap();
+    }
+    let range_us = t0.elapsed().as_secs_f64() * 1e6 / 1000.0;
+    let mb = plain.len() as f64 / 1e6;
+    println!(
+        "seal {:.0} MB/s, open+verify {:.0} MB/s, 4 KiB range read {range_us:.0} µs",
+        mb / seal_s,
+        mb / open_s
+    );
+}

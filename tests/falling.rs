@@ -626,7 +626,12 @@ fn eval_cli_parses_and_a_tiny_suite_runs() {
     assert_eq!(report["summary"]["clips"], 2);
     assert!(report["summary"]["drops"].as_u64().expect("drops") >= 1);
     // Per-clip truth, config and events stay next to the report.
-    for f in ["drop000.truth.json", "drop000.toml", "drop000.events.json", "distr000.events.json"] {
+    for f in [
+        "drop000.truth.json",
+        "drop000.toml",
+        "drop000.events.json",
+        "distr000.events.json",
+    ] {
         assert!(out.join(f).exists(), "{f} missing");
     }
 }

@@ -572,3 +572,228 @@ fn real_footage_decodes_fully() {
         }
     }
 }
+
+/// An H.264 clip with B-frames and open GOPs (as `vigil synth` writes them: mid-stream
+/// keyframes are recovery-point I-frames followed in decode order by B-frames shown before
+/// them, which reference the previous GOP).
+fn open_gop_clip(dir: &Path, name: &str, secs: f64) -> PathBuf {
+    testsrc(
+        dir,
+        name,
+        secs,
+        &["-bf", "3", "-x264-params", "open-gop=1:scenecut=0"],
+    )
+}
+
+/// (pts, dts, key) of every video packet, in file (decode) order, in stream time-base ticks.
+fn probe_packets(path: &Path) -> Vec<(i64, i64, bool)> {
+    ffprobe(
+        &["-show_entries", "packet=pts,dts,flags", "-of", "csv=p=0"],
+        path,
+    )
+    .lines()
+    .filter(|l| !l.trim().is_empty())
+    .map(|l| {
+        let f: Vec<&str> = l.split(',').map(str::trim).collect();
+        let n = |s: &str| {
+            s.parse::<i64>()
+                .unwrap_or_else(|_| panic!("packet row {l}"))
+        };
+        (n(f[0]), n(f[1]), f[2].starts_with('K'))
+    })
+    .collect()
+}
+
+/// (key_frame, pts_time) of every decoded frame.
+fn probe_frames(path: &Path) -> Vec<(bool, f64)> {
+    ffprobe(
+        &[
+            "-show_entries",
+            "frame=key_frame,pts_time",
+            "-of",
+            "csv=p=0",
+        ],
+        path,
+    )
+    .lines()
+    .filter(|l| !l.trim().is_empty())
+    .map(|l| {
+        let mut it = l.split(',').map(str::trim);
+        let k = it.next().unwrap() == "1";
+        let t = it.next().unwrap().parse().unwrap();
+        (k, t)
+    })
+    .collect()
+}
+
+/// `ffmpeg -v error -i clip -f null -` prints nothing.
+fn assert_decodes_cleanly(path: &Path) {
+    let o = Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-i"])
+        .arg(path)
+        .args(["-f", "null", "-"])
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success() && o.stderr.is_empty(),
+        "{}: {}",
+        path.display(),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// What a browser needs of a clip: starts with a keyframe at pts 0, nothing shown before it,
+/// dts strictly increasing and never after pts, frames in increasing pts order.
+fn assert_browser_friendly(path: &Path) {
+    let pk = probe_packets(path);
+    assert!(!pk.is_empty());
+    let (p0, _, k0) = pk[0];
+    assert!(k0, "first packet must be a keyframe: {pk:?}");
+    assert_eq!(p0, 0, "first pts must be 0: {pk:?}");
+    for (i, &(p, d, _)) in pk.iter().enumerate() {
+        assert!(
+            p >= p0,
+            "packet {i} shown before the first keyframe: {pk:?}"
+        );
+        assert!(d <= p, "packet {i}: dts {d} > pts {p}");
+        if i > 0 {
+            assert!(d > pk[i - 1].1, "packet {i}: dts not increasing: {pk:?}");
+        }
+    }
+    let fr = probe_frames(path);
+    assert!(fr[0].0, "first frame must be a keyframe");
+    assert!(fr[0].1.abs() < 1e-6, "first frame pts {}", fr[0].1);
+    assert!(
+        fr.windows(2).all(|w| w[1].1 > w[0].1),
+        "frame times not increasing: {fr:?}"
+    );
+    assert_decodes_cleanly(path);
+}
+
+#[test]
+fn cut_at_an_open_gop_keyframe_drops_leading_b_frames() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = open_gop_clip(dir.path(), "bf.mp4", 8.0);
+    // Precondition: the source really has leading pictures after a mid-stream keyframe.
+    let tb = ffprobe(
+        &["-show_entries", "stream=time_base", "-of", "csv=p=0"],
+        &src,
+    );
+    let (num, den) = tb.trim().split_once('/').expect("time base");
+    let tb = num.parse::<f64>().unwrap() / den.parse::<f64>().unwrap();
+    let pk = probe_packets(&src);
+    let keys: Vec<usize> = (0..pk.len()).filter(|&i| pk[i].2).collect();
+    let leading = |k: usize| {
+        pk[k + 1..]
+            .iter()
+            .take_while(|p| !p.2)
+            .any(|p| p.0 < pk[k].0)
+    };
+    let k = *keys
+        .iter()
+        .find(|&&k| k > 0 && leading(k) && pk[k].0 as f64 * tb <= 5.0)
+        .expect("an open-GOP keyframe with leading B-frames in the first 5 s");
+    let key_t = pk[k].0 as f64 * tb - pk[0].0 as f64 * tb;
+    let key_frame = (key_t * 25.0).round() as usize;
+
+    let (mut s, _) = open(&src, &IngestOptions::default());
+    let frames = read_all(&mut s);
+    assert_eq!(frames.len(), 200);
+    let cut = s.ring().cut(key_t + 0.3, key_t + 2.5).expect("cut");
+    assert!(
+        (cut.start_s - key_t).abs() < 1e-6,
+        "start {} vs {key_t}",
+        cut.start_s
+    );
+    assert!(cut.packets[0].is_key());
+    let key_pts = cut.packets[0].pts().unwrap();
+    assert!(
+        cut.packets.iter().all(|p| p.pts().unwrap() >= key_pts),
+        "a packet shown before the start keyframe"
+    );
+    let out = dir.path().join("clip.mp4");
+    write_mp4(&out, &cut).expect("write clip");
+    assert_browser_friendly(&out);
+
+    // It shows exactly the analysed frames from the keyframe on, 2.5 s at least.
+    let (mut cs, c) = open(&out, &IngestOptions::default());
+    let cf = read_all(&mut cs);
+    assert!(cf.len() >= 63, "{} frames", cf.len());
+    assert_eq!(c.snapshot().decode_errors, 0);
+    for (i, f) in cf.iter().take(63).enumerate() {
+        assert_eq!(f.gray, frames[key_frame + i].gray, "clip frame {i}");
+    }
+
+    // The same at every keyframe, the first and the last included.
+    for &k in &keys {
+        let from = pk[k].0 as f64 * tb - pk[0].0 as f64 * tb;
+        let cut = s.ring().cut(from, from + 0.9).unwrap();
+        assert!((cut.start_s - from).abs() < 1e-6);
+        let out = dir.path().join(format!("clip-{k}.mp4"));
+        write_mp4(&out, &cut).unwrap();
+        assert_browser_friendly(&out);
+    }
+}
+
+#[test]
+fn ring_survives_the_loop_of_a_file_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = open_gop_clip(dir.path(), "loop.mp4", 3.0);
+    let mut live = LiveSource::new(
+        &src.to_string_lossy(),
+        IngestOptions::default(),
+        LiveOptions {
+            stall_timeout_s: 5.0,
+            reconnect_max_s: 1.0,
+            loop_file: true,
+        },
+        Arc::new(Counters::default()),
+        Arc::new(AtomicBool::new(false)),
+    );
+    // One and a half passes: 0 .. 4.48 s.
+    let frames: Vec<Frame> = (0..113)
+        .map(|_| live.next_frame().unwrap().expect("frame"))
+        .collect();
+    assert!((frames[75].pts_s - 3.0).abs() < 1e-6);
+    let ring = live.ring().expect("ring");
+    let (a, b) = ring.span().unwrap();
+    assert!(
+        a.abs() < 1e-6,
+        "the first pass is still in the ring: {a}..{b}"
+    );
+    // Packets run a little ahead of the frames (decoder delay).
+    assert!((4.48..5.0).contains(&b), "span {a}..{b}");
+
+    // An event at 2.6 .. 3.3 s with 0.5 s pre-roll / 0.6 s post-roll spans the loop point.
+    let cut = ring.cut(2.1, 3.9).expect("cut");
+    assert!((cut.start_s - 2.0).abs() < 1e-6, "start {}", cut.start_s);
+    assert!(cut.end_s >= 3.9, "end {}", cut.end_s);
+    let out = dir.path().join("loop-clip.mp4");
+    write_mp4(&out, &cut).expect("write clip");
+    assert_browser_friendly(&out);
+    let dur: f64 = ffprobe(
+        &["-show_entries", "format=duration", "-of", "csv=p=0"],
+        &out,
+    )
+    .trim()
+    .parse()
+    .unwrap();
+    assert!(dur >= 1.9, "duration {dur}");
+
+    // Pre-roll from the end of pass 1, post-roll from the start of pass 2, frame for frame.
+    let (mut cs, c) = open(&out, &IngestOptions::default());
+    let cf = read_all(&mut cs);
+    assert!(cf.len() >= 48, "{} frames", cf.len());
+    assert_eq!(c.snapshot().decode_errors, 0);
+    for (k, f) in cf.iter().take(48).enumerate() {
+        assert_eq!(f.gray, frames[50 + k].gray, "clip frame {k}");
+    }
+    assert_eq!(cf[25].gray, frames[0].gray, "pass 2 starts over");
+
+    // A clip wholly inside pass 2 is unaffected.
+    let cut = ring.cut(3.5, 4.2).unwrap();
+    assert!((cut.start_s - 3.0).abs() < 1e-6, "start {}", cut.start_s);
+    let out = dir.path().join("pass2.mp4");
+    write_mp4(&out, &cut).unwrap();
+    assert_browser_friendly(&out);
+}

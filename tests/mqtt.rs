@@ -98,6 +98,17 @@ impl Drop for Broker {
     }
 }
 
+/// Kills the child process when dropped (a failed assertion must not leave `vigil serve`
+/// running).
+struct Reap(Child);
+
+impl Drop for Reap {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// A test subscriber: every PUBLISH it receives as (topic, payload, retain).
 struct Sub {
     rx: mpsc::UnboundedReceiver<(String, Vec<u8>, bool)>,
@@ -179,6 +190,15 @@ fn json(b: &[u8]) -> serde_json::Value {
 
 const T: Duration = Duration::from_secs(15);
 
+/// Poll `cond` until it holds (panics after [`T`]).
+async fn wait_until(cond: impl Fn() -> bool) {
+    let t0 = Instant::now();
+    while !cond() {
+        assert!(t0.elapsed() < T, "condition not reached within {T:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn publishes_status_events_and_stats_then_offline_on_clean_stop() {
     let bin = need_broker!();
@@ -201,8 +221,11 @@ async fn publishes_status_events_and_stats_then_offline_on_clean_stop() {
     assert_eq!(h.prefix(), "vigil/estate-7");
     let mut sub = Sub::start(broker.port, "vigil/estate-7/#").await;
 
-    // Availability: retained "online".
-    let (_, retained) = sub.expect("vigil/estate-7/status", is("online"), T).await;
+    // Availability: "online", retained (a broker sets the retain flag only on delivery to a
+    // new subscription, so a second subscriber checks that).
+    sub.expect("vigil/estate-7/status", is("online"), T).await;
+    let mut late = Sub::start(broker.port, "vigil/estate-7/status").await;
+    let (_, retained) = late.expect("vigil/estate-7/status", is("online"), T).await;
     assert!(retained, "status must be retained");
 
     // An event, committed to the store: new then end, with the webhook/SSE body.
@@ -227,7 +250,10 @@ async fn publishes_status_events_and_stats_then_offline_on_clean_stop() {
     );
 
     // Stats: retained, the camera's API object.
-    let (p, retained) = sub
+    sub.expect("vigil/estate-7/cameras/east/stats", |_| true, T)
+        .await;
+    let mut late = Sub::start(broker.port, "vigil/estate-7/cameras/+/stats").await;
+    let (p, retained) = late
         .expect("vigil/estate-7/cameras/east/stats", |_| true, T)
         .await;
     assert!(retained);
@@ -238,20 +264,23 @@ async fn publishes_status_events_and_stats_then_offline_on_clean_stop() {
     );
     assert_eq!(v["input_fps"].as_f64(), Some(25.0));
 
-    // The cursor followed (what /metrics shows as the subscriber's queue depth).
+    // The cursor follows once the broker acknowledged (what /metrics shows as the
+    // subscriber's queue depth).
+    let stats = h.stats();
+    wait_until(|| stats.events_published.load(Ordering::Relaxed) == 2).await;
     let depths = store.outbox_depths().unwrap();
     let (_, pending, _, delivered) = depths
         .iter()
         .find(|d| d.0.starts_with("mqtt:"))
         .expect("mqtt cursor");
     assert_eq!((*pending, *delivered), (0, 2));
-    let stats = h.stats();
-    assert_eq!(stats.events_published.load(Ordering::Relaxed), 2);
     assert!(stats.stats_published.load(Ordering::Relaxed) >= 1);
 
     // A clean stop publishes "offline" itself (no Last Will involved).
     h.shutdown().await;
-    let (_, retained) = sub.expect("vigil/estate-7/status", is("offline"), T).await;
+    sub.expect("vigil/estate-7/status", is("offline"), T).await;
+    let mut late = Sub::start(broker.port, "vigil/estate-7/status").await;
+    let (_, retained) = late.expect("vigil/estate-7/status", is("offline"), T).await;
     assert!(retained);
     assert!(!stats.connected.load(Ordering::Relaxed));
 }
@@ -281,32 +310,33 @@ async fn serve_process_last_will_and_graceful_offline() {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
+            .map(Reap)
             .unwrap()
     };
 
     // Killed: nothing is sent by the process, the broker publishes the will.
     let mut child = spawn();
     sub.expect("vigil/lwt-node/status", is("online"), T).await;
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
-    let (_, retained) = sub.expect("vigil/lwt-node/status", is("offline"), T).await;
-    assert!(retained, "the will is retained");
-    // A fresh subscriber sees the retained "offline".
+    child.0.kill().unwrap(); // SIGKILL
+    child.0.wait().unwrap();
+    sub.expect("vigil/lwt-node/status", is("offline"), T).await;
+    // The will is retained: a fresh subscriber gets "offline".
     let mut late = Sub::start(broker.port, "vigil/lwt-node/status").await;
-    late.expect("vigil/lwt-node/status", is("offline"), T).await;
+    let (_, retained) = late.expect("vigil/lwt-node/status", is("offline"), T).await;
+    assert!(retained, "the will is retained");
 
     // Graceful: SIGTERM, "offline" from the node, exit 0.
     let mut child = spawn();
     sub.expect("vigil/lwt-node/status", is("online"), T).await;
     let st = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", &child.0.id().to_string()])
         .status()
         .unwrap();
     assert!(st.success());
     sub.expect("vigil/lwt-node/status", is("offline"), T).await;
     let t0 = Instant::now();
     let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
+        if let Some(s) = child.0.try_wait().unwrap() {
             break s;
         }
         assert!(t0.elapsed() < T, "serve did not exit after SIGTERM");
@@ -341,6 +371,7 @@ async fn reconnects_after_the_broker_restarts_and_delivers_what_was_committed_me
     let mut ids = EventIds::new();
     commit_update(&store, &bus, &mut ids, &event_update(1, Phase::New)).unwrap();
     sub.expect("site/a/events/east", |_| true, T).await;
+    wait_until(|| stats.events_published.load(Ordering::Relaxed) == 1).await;
     drop(sub);
 
     // Broker gone (no persistence: its retained messages go with it).
@@ -383,13 +414,13 @@ async fn reconnects_after_the_broker_restarts_and_delivers_what_was_committed_me
     assert!(stats.connects.load(Ordering::Relaxed) >= 2);
     let mut sub = Sub::start(port, "site/a/#").await;
     let (_, retained) = sub.expect("site/a/status", is("online"), T).await;
-    assert!(retained);
+    assert!(retained, "re-announced after the restart");
     // And goes on publishing.
     let id3 = commit_update(&store, &bus, &mut ids, &event_update(3, Phase::New)).unwrap();
     let (p, _) = sub.expect("site/a/events/east", |_| true, T).await;
     assert_eq!(json(&p)["event"]["id"], id3);
     assert!(id3 > id2);
-    assert_eq!(stats.events_published.load(Ordering::Relaxed), 3);
+    wait_until(|| stats.events_published.load(Ordering::Relaxed) == 3).await;
     h.shutdown().await;
 }
 

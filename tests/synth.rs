@@ -7,6 +7,7 @@ use std::process::Command;
 use vigil::synth::truth::{DropEnd, ElevatorTruth, FacadeTruth};
 use vigil::synth::{
     render_elevator, render_facade, Distractor, DropPlan, ElevatorSpec, FacadeScene, FacadeSpec,
+    Look, ObjectKind,
 };
 
 #[path = "../src/cli/synth.rs"]
@@ -476,6 +477,170 @@ fn cli_writes_the_three_files() {
     }
     let t = T::try_parse_from(["vigil", "facade", "--out", d, "--distractors", "ufo"]).unwrap();
     assert!(cli_synth::run(t.a).is_err());
+}
+
+#[test]
+fn object_kind_and_apparent_size_are_independent() {
+    // The same kinds at a small and a large wanted size: the zoom / release point follow the
+    // size, the physics follow the kind.
+    for (kind, dense) in [
+        (ObjectKind::Can, true),
+        (ObjectKind::Brick, true),
+        (ObjectKind::Paper, false),
+        (ObjectKind::Bag, false),
+    ] {
+        for (lo, hi) in [(3.0, 4.9), (10.0, 30.0)] {
+            let mut ok = 0;
+            for seed in 0..4 {
+                let spec = FacadeSpec {
+                    drops: 1,
+                    objects: vec![kind],
+                    fit_zoom: true,
+                    min_size_px: lo,
+                    max_size_px: hi,
+                    ..small(100 + seed)
+                };
+                let s = FacadeScene::new(&spec).unwrap();
+                let d = &s.truth().drops[0];
+                assert_eq!(d.object, kind.name());
+                assert_eq!(d.class, if dense { "dense" } else { "light" });
+                if dense {
+                    assert!(d.terminal_velocity_mps > 15.0, "{d:?}");
+                } else {
+                    assert!(d.terminal_velocity_mps < 7.0, "{d:?}");
+                }
+                if d.size_px >= lo * 0.7 && d.size_px <= hi * 1.3 {
+                    ok += 1;
+                }
+            }
+            assert!(
+                ok >= 3,
+                "{}: sizes off target {lo}..{hi} in {} of 4 clips",
+                kind.name(),
+                4 - ok
+            );
+        }
+    }
+}
+
+/// A varied look: barrel distortion, vibration, haze, vignetting and exposure wander, with
+/// the truth and the calibration still on the pixels.
+#[test]
+fn lens_distortion_and_vibration_keep_truth_and_calibration_on_the_pixels() {
+    let look = Look {
+        barrel_k: 0.05,
+        vibration_px: 1.5,
+        haze: 0.2,
+        vignette: 0.4,
+        ae_drift: 0.05,
+        crf: 34,
+        preset: "superfast".into(),
+        ..Look::default()
+    };
+    let base = FacadeSpec {
+        drops: 0,
+        distance_m: Some(25.0),
+        look,
+        ..small(21)
+    };
+    let with = FacadeSpec {
+        plan: vec![DropPlan {
+            release_s: Some(0.5),
+            size_m: Some(0.25),
+            contrast: Some(60.0),
+            ..Default::default()
+        }],
+        ..base.clone()
+    };
+    let mut s0 = FacadeScene::new(&base).unwrap();
+    let mut s1 = FacadeScene::new(&with).unwrap();
+    let d = s1.truth().drops[0].clone();
+    assert!(d.trajectory.len() >= 5);
+    let w = base.width as usize;
+    for &[t, x, y] in d.trajectory.iter().step_by(3) {
+        let i = (t * base.fps).round() as u64;
+        let a = luma_of(&s0.frame(i).rgb);
+        let b = luma_of(&s1.frame(i).rgb);
+        let (mut sx, mut sy, mut sw) = (0.0, 0.0, 0.0);
+        for (k, (p, q)) in a.iter().zip(&b).enumerate() {
+            let dlt = (p - q).abs();
+            if dlt > 1.0 {
+                sx += (k % w) as f32 * dlt;
+                sy += (k / w) as f32 * dlt;
+                sw += dlt;
+            }
+        }
+        assert!(sw > 10.0, "frame {i}: object not drawn");
+        let (cx, cy) = (sx / sw, sy / sw);
+        assert!(
+            (cx as f64 - x).abs() < 2.0 && (cy as f64 - y).abs() < 2.0,
+            "frame {i}: drawn at ({cx:.1},{cy:.1}), truth ({x:.1},{y:.1})"
+        );
+    }
+    // Calibration points: facade metres through the camera and the lens land on their pixels.
+    let lens = vigil::synth::lens::Lens::new(base.width, base.height, 0.05);
+    let cal = s0.calibration();
+    assert!(cal.len() >= 6);
+    for p in &cal {
+        let (u, v, _) = s0.camera().project([p.m[0], p.m[1], 0.0]).unwrap();
+        let (x, y) = lens.distort(u, v);
+        assert!(
+            (x - p.px[0]).abs() < 0.05 && (y - p.px[1]).abs() < 0.05,
+            "{p:?} -> ({x},{y})"
+        );
+    }
+    // The distortion bends straight facade lines: how far a homography fitted to the
+    // calibration is off (documented in EVAL.md; mild by design).
+    let img: Vec<[f64; 2]> = cal.iter().map(|p| p.px).collect();
+    let world: Vec<[f64; 2]> = cal.iter().map(|p| p.m).collect();
+    let hmg = vigil::analytics::falling::physics::Homography::from_points(&img, &world)
+        .expect("homography fits");
+    let worst = cal
+        .iter()
+        .filter_map(|p| {
+            let (fx, fy) = hmg.to_world(p.px[0], p.px[1])?;
+            Some(((fx - p.m[0]).powi(2) + (fy - p.m[1]).powi(2)).sqrt())
+        })
+        .fold(0.0f64, f64::max);
+    eprintln!("homography residual at k = 0.05: {worst:.3} m");
+    assert!(worst < 1.5, "homography error {worst:.2} m at k = 0.05");
+    // Renders, encodes at CRF 34 and decodes.
+    let dir = tempfile::tempdir().unwrap();
+    let out = render_facade(
+        &FacadeSpec {
+            duration_s: 1.0,
+            ..with
+        },
+        dir.path(),
+        "looked",
+    )
+    .unwrap();
+    assert_eq!(decode_gray(&out.video, 640, 360).len(), 25);
+    let truth: FacadeTruth = serde_json::from_slice(&std::fs::read(&out.truth).unwrap()).unwrap();
+    assert_eq!(truth.look.crf, 34);
+}
+
+#[test]
+fn birds_land_and_flock_in_some_scenes() {
+    let mut details = std::collections::BTreeSet::new();
+    for seed in 0..12 {
+        let s = FacadeScene::new(&FacadeSpec {
+            drops: 0,
+            distractors: vec![Distractor::Birds],
+            duration_s: 1.0,
+            ..small(300 + seed)
+        })
+        .unwrap();
+        for d in &s.truth().distractors {
+            details.insert(d.detail.split(' ').next().unwrap_or("").to_string());
+        }
+    }
+    for m in ["land", "flock", "dive"] {
+        assert!(
+            details.contains(m),
+            "no '{m}' bird in 12 scenes: {details:?}"
+        );
+    }
 }
 
 /// Dump PNGs of a few frames for eyeballing: `VIGIL_SYNTH_DUMP=/tmp/dir cargo test --test synth dump -- --ignored`.

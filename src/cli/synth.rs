@@ -4,7 +4,9 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
-use vigil::synth::{render_elevator, render_facade, Distractor, ElevatorSpec, FacadeSpec};
+use vigil::synth::{
+    render_elevator, render_facade, Distractor, ElevatorSpec, FacadeSpec, Look, ObjectKind,
+};
 
 #[derive(clap::Args, Debug)]
 pub struct SynthArgs {
@@ -66,6 +68,17 @@ pub struct FacadeArgs {
     /// Camera distance to the facade in metres (default random 20-60).
     #[arg(long)]
     pub distance: Option<f64>,
+    /// Comma list of object kinds for the drops, in order (cycled): bottle, can, phone, fruit,
+    /// shoe, cigarette_butt, brick, flowerpot, bag, paper, cardboard, clothing. Default random.
+    #[arg(long, default_value = "")]
+    pub objects: String,
+    /// Zoom the camera so the first object shows at a size within --min-size..--max-size.
+    #[arg(long)]
+    pub fit_zoom: bool,
+    /// Camera look: `plain` (CRF 23, mild noise, no lens distortion) or `varied` (seeded random
+    /// noise, vignetting, barrel distortion, haze, exposure wander, vibration, CRF 18-35).
+    #[arg(long, default_value = "plain")]
+    pub look: String,
 }
 
 #[derive(clap::Args, Debug)]
@@ -87,7 +100,29 @@ pub fn run(args: SynthArgs) -> Result<()> {
     match args.what {
         SynthWhat::Facade(a) => {
             let base = FacadeSpec::default();
+            let mut objects = Vec::new();
+            for o in a
+                .objects
+                .split(',')
+                .map(str::trim)
+                .filter(|o| !o.is_empty())
+            {
+                match ObjectKind::parse(o) {
+                    Some(k) => objects.push(k),
+                    None => anyhow::bail!(
+                        "unknown object '{o}' (expected one of: {})",
+                        ObjectKind::ALL.map(|k| k.name()).join(", ")
+                    ),
+                }
+            }
+            let varied = match a.look.as_str() {
+                "plain" => false,
+                "varied" => true,
+                other => anyhow::bail!("unknown look '{other}' (expected plain or varied)"),
+            };
             let spec = FacadeSpec {
+                objects,
+                fit_zoom: a.fit_zoom,
                 seed: a.common.seed,
                 width: a.width,
                 height: a.height,
@@ -103,8 +138,15 @@ pub fn run(args: SynthArgs) -> Result<()> {
                 ..base
             };
             for k in 0..a.common.count {
+                let seed = spec.seed + k;
+                let look = if varied {
+                    Look::random(&mut vigil::synth::noise::rng(seed, 0x100C))
+                } else {
+                    Look::default()
+                };
                 let s = FacadeSpec {
-                    seed: spec.seed + k,
+                    seed,
+                    look,
                     ..spec.clone()
                 };
                 let name = clip_name(&a.common.name, "facade", s.seed, a.common.count, k);

@@ -7,6 +7,8 @@ use ffmpeg_next as ff;
 use super::EvidenceError;
 use crate::ingest::ring::ClipPackets;
 
+mod h264;
+
 /// What was written.
 #[derive(Clone, Debug)]
 pub struct ClipInfo {
@@ -19,7 +21,11 @@ pub struct ClipInfo {
 }
 
 /// Remux to MP4 with timestamps rebased to zero (the earliest pts → 0, pts−dts offsets kept, so
-/// with B-frames the first dts is slightly negative and MP4's edit list absorbs it), `+faststart`. Writes to a temporary name and renames, so a failure never leaves a half file.
+/// with B-frames the first dts is slightly negative and MP4's edit list absorbs it, the same
+/// layout x264 + ffmpeg write and browsers play), `+faststart`. The packets come from
+/// [`crate::ingest::PacketRing::cut`], which starts on a keyframe and leaves out pictures shown
+/// before it, so the earliest pts is the first keyframe's. Writes to a temporary name and
+/// renames, so a failure never leaves a half file.
 pub fn write_mp4(path: &Path, clip: &ClipPackets) -> Result<ClipInfo, EvidenceError> {
     crate::ingest::init();
     if clip.packets.is_empty() {
@@ -107,10 +113,31 @@ fn mux(tmp: &Path, clip: &ClipPackets) -> Result<usize, EvidenceError> {
         .filter_map(|p| p.pts().or(p.dts()))
         .min()
         .unwrap_or(0);
+    // A clip cut at an open-GOP keyframe: memory-management operations on pictures before it
+    // break browsers' decoders (see `h264`).
+    let mut fixed;
+    let mut packets = &clip.packets;
+    if clip.params.id() == ff::codec::Id::H264 && clip.packets.first().is_some_and(|p| p.is_key()) {
+        // SAFETY: extradata is `extradata_size` bytes when non-null.
+        let extra = unsafe {
+            let p = &*clip.params.as_ptr();
+            if p.extradata.is_null() || p.extradata_size <= 0 {
+                &[][..]
+            } else {
+                std::slice::from_raw_parts(p.extradata, p.extradata_size as usize)
+            }
+        };
+        fixed = clip.packets.clone();
+        let n = h264::drop_missing_ref_mmcos(extra, &mut fixed);
+        if n > 0 {
+            tracing::debug!(clip = %tmp.display(), packets = n, "dropped MMCOs on pictures before the clip");
+            packets = &fixed;
+        }
+    }
     let mut last_dts: Option<i64> = None;
     let mut written = 0usize;
     let mut skipped = 0usize;
-    for p in &clip.packets {
+    for p in packets {
         let dts = p.dts().or(p.pts());
         let pts = p.pts().or(dts);
         let (Some(dts), Some(pts)) = (dts, pts) else {

@@ -48,6 +48,8 @@ pub struct LiveSource {
     next_index: u64,
     last_pts_s: Option<f64>,
     frame_dur_s: f64,
+    /// The ring of the pass that just ended, for the next pass of a looping file.
+    loop_ring: Option<PacketRing>,
 }
 
 impl LiveSource {
@@ -70,6 +72,7 @@ impl LiveSource {
             next_index: 0,
             last_pts_s: None,
             frame_dur_s: 0.04,
+            loop_ring: None,
         }
     }
 
@@ -112,7 +115,8 @@ impl LiveSource {
                         return Ok(None);
                     }
                     tracing::debug!(source = %self.url, "end of file; looping");
-                    self.src = None;
+                    // The ring lives on, so clips around the loop point keep their pre-roll.
+                    self.loop_ring = self.src.take().map(MediaSource::into_ring);
                 }
                 Ok(None) => {
                     let e = IngestError::Read {
@@ -141,6 +145,9 @@ impl LiveSource {
         // The new session's clock starts at 0; continue after the last frame we gave out.
         let offset = self.last_pts_s.map_or(0.0, |p| p + self.frame_dur_s);
         s.set_time_offset(offset);
+        if let Some(ring) = self.loop_ring.take() {
+            s.continue_ring(ring);
+        }
         s.set_stall_timeout(Some(self.live.stall_timeout_s));
         tracing::info!(source = %self.url, offset_s = offset, "connected");
         self.src = Some(s);

@@ -17,6 +17,13 @@ struct Entry {
     pkt: Packet,
 }
 
+impl Entry {
+    /// Presentation timestamp (stream time base), falling back to the decode timestamp.
+    fn pts(&self) -> Option<i64> {
+        self.pkt.pts().or(self.pkt.dts())
+    }
+}
+
 /// The compressed video packets of roughly the last `ring_s` seconds, plus the stream's codec
 /// parameters and time base.
 pub struct PacketRing {
@@ -132,6 +139,39 @@ impl PacketRing {
         }
     }
 
+    /// Whether packets of a stream with `params` and `time_base` can follow this ring's packets
+    /// in one clip without re-encoding: same codec, coded size, pixel format, time base and
+    /// extradata (H.264/H.265 SPS/PPS in avcC/hvcC form).
+    pub fn can_continue_with(&self, params: &Parameters, time_base: Rational) -> bool {
+        if time_base != self.time_base {
+            return false;
+        }
+        // SAFETY: reading plain fields of two valid AVCodecParameters; extradata is
+        // `extradata_size` bytes when non-null.
+        unsafe {
+            let (a, b) = (&*self.params.as_ptr(), &*params.as_ptr());
+            let extra = |p: &ffmpeg_next::ffi::AVCodecParameters| -> &[u8] {
+                if p.extradata.is_null() || p.extradata_size <= 0 {
+                    &[]
+                } else {
+                    std::slice::from_raw_parts(p.extradata, p.extradata_size as usize)
+                }
+            };
+            a.codec_id == b.codec_id
+                && a.width == b.width
+                && a.height == b.height
+                && a.format == b.format
+                && extra(a) == extra(b)
+        }
+    }
+
+    /// Decode timestamp (or pts) of the newest packet, in the ring's time base.
+    pub fn last_dts(&self) -> Option<i64> {
+        self.entries
+            .back()
+            .and_then(|e| e.pkt.dts().or(e.pkt.pts()))
+    }
+
     /// Media seconds covered (first keyframe .. newest packet).
     pub fn span(&self) -> Option<(f64, f64)> {
         let first = self.entries.front()?;
@@ -140,6 +180,13 @@ impl PacketRing {
 
     /// Packets from the keyframe at or before `from_s` (or the oldest keyframe if `from_s`
     /// predates the ring) through the last packet with pts <= `to_s`. `None` if nothing fits.
+    ///
+    /// Open-GOP leading pictures are left out: packets after the start keyframe (in decode
+    /// order) that are shown before it (pts < the keyframe's) may reference the previous GOP,
+    /// which the clip does not have. Left in, they made the clip start with an undecodable
+    /// B-frame that ffmpeg conceals but browsers (Chromium) reject. Leading pictures of later
+    /// keyframes in the clip are kept (they are shown after the start keyframe and their
+    /// references are in the clip).
     pub fn cut(&self, from_s: f64, to_s: f64) -> Option<ClipPackets> {
         self.entries.front()?;
         let n = self.entries.len();
@@ -151,9 +198,15 @@ impl PacketRing {
         // later-shown references that precede it.
         let end = (start..n).rev().find(|&i| self.entries[i].t <= to_s)?;
         let tb = f64::from(self.time_base);
+        let key_pts = self.entries[start].pts();
         let mut end_s = f64::NEG_INFINITY;
         let mut packets = Vec::with_capacity(end - start + 1);
-        for e in self.entries.range(start..=end) {
+        for (i, e) in self.entries.range(start..=end).enumerate() {
+            // Later GOPs' leading pictures are shown after this keyframe, so they stay.
+            let leading = matches!((e.pts(), key_pts), (Some(p), Some(k)) if p < k);
+            if i > 0 && leading {
+                continue;
+            }
             let dur = e.pkt.duration().max(0) as f64 * tb;
             end_s = end_s.max(e.t + dur);
             packets.push(e.pkt.clone());

@@ -254,6 +254,9 @@ pub struct MediaSource {
     last_pts_s: Option<f64>,
     index: u64,
     time_offset_s: f64,
+    /// Added to packet timestamps before they enter the ring (fixed at the first packet), so
+    /// ring timestamps follow media time: continuous across the passes of a looping file.
+    ring_shift: Option<i64>,
     eof_sent: bool,
     finished: bool,
     bad_reads: u32,
@@ -408,6 +411,7 @@ impl MediaSource {
             last_pts_s: None,
             index: 0,
             time_offset_s: 0.0,
+            ring_shift: None,
             eof_sent: false,
             finished: false,
             bad_reads: 0,
@@ -438,9 +442,39 @@ impl MediaSource {
     }
 
     /// Shift all media times (frames and ring) by `offset_s`; set before the first read.
-    /// Used by `LiveSource` to keep time monotonic across reconnects.
+    /// Used by `LiveSource` to keep time monotonic across reconnects and loops. The packets in
+    /// the ring get timestamps on the same clock (`offset_s` + time since the first packet, in
+    /// the stream's time base).
     pub fn set_time_offset(&mut self, offset_s: f64) {
         self.time_offset_s = offset_s;
+    }
+
+    /// The ring, for the next pass of a looping file ([`MediaSource::continue_ring`]).
+    pub fn into_ring(self) -> PacketRing {
+        self.ring
+    }
+
+    /// Keep filling `ring` (from the previous pass over the same file) instead of a fresh one,
+    /// so a clip around the loop point has its pre-roll from the end of the previous pass and its
+    /// post-roll from the start of this one. Call before the first read, after
+    /// [`MediaSource::set_time_offset`] (which must continue after the previous pass). Returns
+    /// false, keeping the fresh ring, when the stream's parameters differ (e.g. the file was
+    /// replaced with a different SPS/PPS or size): such packets cannot share one MP4 without
+    /// re-encoding.
+    pub fn continue_ring(&mut self, ring: PacketRing) -> bool {
+        if self.ring_shift.is_some() || !self.ring.is_empty() {
+            return false;
+        }
+        let (params, tb) = match self.input.stream(self.stream_index) {
+            Some(st) => (st.parameters(), st.time_base()),
+            None => return false,
+        };
+        if !ring.can_continue_with(&params, tb) {
+            tracing::info!(source = %self.url, "stream parameters changed; evidence ring restarts");
+            return false;
+        }
+        self.ring = ring;
+        true
     }
 
     /// Fail with `IngestError::Stalled` when no frame was produced for this long (also bounds
@@ -538,6 +572,7 @@ impl MediaSource {
                     tracing::debug!(source = %self.url, error = %e, "corrupt packet skipped");
                 }
                 self.times.decode += t2.elapsed();
+                self.shift_for_ring(&mut pkt);
                 self.ring.push(pkt, t);
                 Ok(())
             }
@@ -578,6 +613,38 @@ impl MediaSource {
                 self.end_input();
                 Ok(())
             }
+        }
+    }
+
+    /// Put a packet's timestamps on the media clock (see `ring_shift`). Packets of a new pass
+    /// must also decode after the ring's newest packet: a file whose first packet is not its
+    /// earliest could otherwise step back, so the shift is raised until dts increases.
+    fn shift_for_ring(&mut self, pkt: &mut Packet) {
+        let shift = match self.ring_shift {
+            Some(s) => s,
+            None => {
+                let tb = f64::from(self.time_base);
+                let offset = if tb > 0.0 {
+                    (self.time_offset_s / tb).round() as i64
+                } else {
+                    0
+                };
+                let mut s = offset - self.origin_ts.unwrap_or(0);
+                if let (Some(last), Some(d)) = (self.ring.last_dts(), pkt.dts().or(pkt.pts())) {
+                    if d + s <= last {
+                        let step = pkt.duration().max(1);
+                        s = last + step - d;
+                    }
+                }
+                self.ring_shift = Some(s);
+                s
+            }
+        };
+        if let Some(p) = pkt.pts() {
+            pkt.set_pts(Some(p + shift));
+        }
+        if let Some(d) = pkt.dts() {
+            pkt.set_dts(Some(d + shift));
         }
     }
 

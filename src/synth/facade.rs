@@ -95,6 +95,8 @@ pub struct FacadeScene {
     haze_col: [f32; 3],
     /// Noise sigma by luma (0..=255).
     sigma_lut: Vec<f32>,
+    /// Working canvas, reused frame to frame.
+    work: Canvas,
 }
 
 fn mix3(a: [f32; 3], b: [f32; 3], t: f32) -> [f32; 3] {
@@ -144,17 +146,18 @@ impl FacadeScene {
                     let half_w = spec.width as f64 / 2.0;
                     let f_needed = target * depth / a.size_m;
                     let h = 2.0 * (half_w / f_needed).atan().to_degrees();
-                    if h < 20.0 && spec.distance_m.is_none() {
-                        // Beyond a 20° lens: move the camera closer instead.
-                        let f20 = half_w / 10f64.to_radians().tan();
-                        dist = (f20 * a.size_m / target * cosp).clamp(12.0, dist);
-                        20.0
+                    if h < 30.0 && spec.distance_m.is_none() {
+                        // Beyond a 30° lens (a view of only a few floors): move the camera
+                        // closer instead.
+                        let f30 = half_w / 15f64.to_radians().tan();
+                        dist = (f30 * a.size_m / target * cosp).clamp(10.0, dist);
+                        30.0
                     } else if h > 95.0 && spec.distance_m.is_none() {
                         let f95 = half_w / 47.5f64.to_radians().tan();
                         dist = (f95 * a.size_m / target * cosp).clamp(dist, 120.0);
                         95.0
                     } else {
-                        h.clamp(20.0, 95.0)
+                        h.clamp(30.0, 95.0)
                     }
                 }
                 _ => r.gen_range(50.0..90.0),
@@ -386,9 +389,7 @@ impl FacadeScene {
                 }
                 // Vignetting is applied to the finished picture (in `finish`).
                 let o = idx * 3;
-                for i in 0..3 {
-                    bg.px[o + i] = acc[i];
-                }
+                bg.px[o..o + 3].copy_from_slice(&acc);
             }
         }
 
@@ -447,6 +448,7 @@ impl FacadeScene {
             haze: spec.look.haze,
             haze_col,
             sigma_lut: Vec::new(),
+            work: Canvas::new(0, 0),
             spec: spec.clone(),
             cam,
             main,
@@ -987,6 +989,11 @@ impl FacadeScene {
                 let px = aim.size_m * self.cam.f_px / depth;
                 let mut cost = aim.target_px.map_or(0.0, |t| (px / t).ln().abs())
                     + if inframe { 0.0 } else { 5.0 };
+                // Prefer releases that leave the object time in view: not in the lowest part
+                // of the picture, not at a side edge.
+                let (wf, hf) = (spec.width as f64, spec.height as f64);
+                cost +=
+                    4.0 * (oy / hf - 0.6).max(0.0) + 4.0 * (0.12 - ox.min(wf - ox) / wf).max(0.0);
                 // Spread simultaneous drops over different floors.
                 if used_floors
                     .iter()
@@ -1248,7 +1255,13 @@ impl FacadeScene {
     /// Render frame `i` (a pure function of the spec and `i`).
     pub fn frame(&mut self, i: u64) -> SynthFrame {
         let t = i as f64 / self.spec.fps;
-        let mut c = self.bg.clone();
+        // Reuse the working canvas between frames (no fresh 25 MB allocation per 1080p frame).
+        let mut c = std::mem::replace(&mut self.work, Canvas::new(0, 0));
+        if c.px.len() == self.bg.px.len() {
+            c.px.copy_from_slice(&self.bg.px);
+        } else {
+            c = self.bg.clone();
+        }
         if self.cloud_speed != 0.0 {
             self.apply_clouds(&mut c, &self.sky, t);
         }
@@ -1283,6 +1296,7 @@ impl FacadeScene {
         let shake = self.shake_at(i);
         let gain = self.dyn_.gain.get(i as usize).copied().unwrap_or(1.0);
         let rgb = self.finish(&c, shake, gain, Some(i));
+        self.work = c;
         SynthFrame {
             index: i,
             t_s: t,

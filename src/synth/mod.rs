@@ -8,23 +8,32 @@
 //! clouds) fills the rest. The static background is ray-cast once per clip with 2×2
 //! supersampling, so perspective is exact: upper floors shrink and verticals converge.
 //!
-//! **Physics.** Objects (bottle, brick, stone, can, fruit, cigarette box, paper, bag; 3-40 cm)
-//! leave a window or balcony with 0-3 m/s outward and a little lateral / upward speed and fall
-//! under gravity with quadratic drag towards a per-object terminal velocity (dense 20-40 m/s,
-//! cigarette box 10-15, paper / bag 3-6 with flutter and wind drift). Each frame integrates the
-//! projected object over a 1/50 s shutter (motion blur) with anti-aliased, tumbling outlines; its
-//! contrast against the wall is drawn at random, light or dark, including low-contrast cases.
+//! **Physics.** The object kind is drawn first (dense: bottle, can, phone, fruit, shoe, brick,
+//! flowerpot; light: bag, paper, cardboard, clothing, cigarette butt), with a physical size,
+//! mass and drag coefficient whose terminal velocity follows (`vt = √(2mg / ρ·Cd·A)`: dense
+//! ~15-60 m/s, bag / paper ~1.5-6); the apparent size is then set by where it is released and,
+//! with [`FacadeSpec::fit_zoom`], by the camera's zoom, so size and kind are independent. Objects
+//! are let go or thrown out (0.5-4 m/s) from a window or balcony and fall under gravity with
+//! quadratic drag against gusty wind; light ones flutter sideways. Each frame integrates the
+//! projected object over the shutter (motion blur) with anti-aliased, tumbling outlines and a
+//! flickering brightness; its contrast against the wall is drawn at random, light or dark,
+//! including low-contrast cases.
 //!
-//! **Distractors.** Birds (flapping, gliding, diving that pull out), rain (streaks at all
-//! depths), leaves (slow flutter, drift), insects at the lens (big defocused erratic blobs),
-//! window lights switching, curtains / laundry swaying, drifting clouds, camera shake, exposure
-//! steps, sensor noise; night mode (dark walls lit from below, lit windows, more noise).
+//! **Distractors.** Birds (flapping, gliding, diving that pull out, landing on a sill and taking
+//! off, flocks), rain (streaks at all depths), leaves (slow flutter, drift), insects at the lens
+//! (big defocused erratic blobs), window lights switching, curtains / laundry swaying, drifting
+//! clouds, camera shake, exposure steps, sensor noise; night mode (dark walls lit from below, lit
+//! windows, more noise).
+//!
+//! **Camera look** ([`Look`]): sensor noise, vignetting, mild barrel distortion (truth and
+//! calibration go through the same map, [`lens`]), haze, auto-exposure wander, pole vibration,
+//! and the H.264 CRF / preset / GOP.
 //!
 //! **Simplifications.** Balconies, sills and AC units are painted on the facade plane (no
 //! relief, no shadows cast by the objects); the sky is not ray-traced (clouds are an image-space
-//! texture that drifts sideways); birds, leaves and rain are not occluded by anything; lens
-//! distortion, rolling shutter and chroma noise are not modelled; sensor noise is Gaussian,
-//! luma only. Objects vanish when they reach the ground.
+//! texture that drifts sideways); birds, leaves and rain are not occluded by anything; rolling
+//! shutter and chroma noise are not modelled; sensor noise is Gaussian, luma only. Objects
+//! vanish when they reach the ground.
 //!
 //! Frames are a pure function of the seed and the frame index ([`FacadeScene::frame`]), so the
 //! analytics can be unit-tested without encoding.

@@ -101,6 +101,14 @@ impl Background {
         }
     }
 
+    /// Background luma at pixel index `i` (0 outside the image).
+    #[inline]
+    pub fn luma_at(&self, i: usize) -> u8 {
+        self.bg
+            .get(i)
+            .map_or(0, |&b| ((b + SCALE / 2) / SCALE).clamp(0, 255) as u8)
+    }
+
     /// Background estimate as luma (for the evidence picture).
     pub fn background_luma(&self) -> Vec<u8> {
         self.bg
@@ -255,11 +263,19 @@ impl Background {
         for y in 1..h - 1 {
             let (r0, r1, r2) = ((y - 1) * w, y * w, (y + 1) * w);
             {
-                let (a, b, c) = (&self.dq[r0..r0 + w], &self.dq[r1..r1 + w], &self.dq[r2..r2 + w]);
+                let (a, b, c) = (
+                    &self.dq[r0..r0 + w],
+                    &self.dq[r1..r1 + w],
+                    &self.dq[r2..r2 + w],
+                );
                 for x in 0..w {
                     vd[x] = a[x].saturating_add(b[x]).saturating_add(c[x]);
                 }
-                let (a, b, c) = (&self.sq[r0..r0 + w], &self.sq[r1..r1 + w], &self.sq[r2..r2 + w]);
+                let (a, b, c) = (
+                    &self.sq[r0..r0 + w],
+                    &self.sq[r1..r1 + w],
+                    &self.sq[r2..r2 + w],
+                );
                 for x in 0..w {
                     vs[x] = a[x] + b[x] + c[x];
                 }

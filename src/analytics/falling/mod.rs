@@ -14,6 +14,7 @@ pub mod config;
 pub mod eval;
 pub mod physics;
 pub mod picture;
+pub mod stabilise;
 pub mod tracker;
 
 use std::collections::VecDeque;
@@ -69,10 +70,19 @@ pub struct FallingParams {
     pub dup_px: f64,
     /// Detections per distinct frame a track needs.
     pub min_density: f64,
+    /// ...or this many, for tracks with at least `sparse_min_points` detections.
+    pub sparse_density: f64,
+    pub sparse_min_points: usize,
     /// Camera shake tolerated by the neighbourhood test (px).
     pub shift_px: usize,
-    /// Run the faint-object pass (3×3 means) after the per-pixel test.
+    /// Run the faint-object pass (3×3 means) after the per-pixel test on every camera...
     pub faint: bool,
+    /// ...or only on calibrated ones, where the metric physics (gravity in m/s², fall in
+    /// metres) is strict enough to absorb the extra clutter. On uncalibrated real footage the
+    /// pass raised false alarms from foliage and glare that image-space tests let through.
+    pub faint_calibrated: bool,
+    /// Compensate camera sway (see [`stabilise`]).
+    pub stabilise: bool,
     /// Minimum model probability of "falling" (when the model is loaded).
     pub min_p_model: f32,
     /// At most this many alarms per `storm_window_s`.
@@ -96,8 +106,12 @@ impl Default for FallingParams {
             merge_gap: 2,
             dup_px: 40.0,
             min_density: 0.6,
+            sparse_density: 0.35,
+            sparse_min_points: 12,
             shift_px: 2,
             faint: false,
+            faint_calibrated: true,
+            stabilise: true,
             min_p_model: 0.5,
             max_alarms: 6,
             storm_window_s: 10.0,
@@ -139,6 +153,7 @@ pub struct FallingAnalytic {
     /// Media time of the first frame at the current size.
     start_t: Option<f64>,
     activity: Activity,
+    stab: stabilise::Stabiliser,
     /// Tail observations of recently ended alarmed tracks (duplicate suppression).
     recent_alarmed: VecDeque<Vec<tracker::Obs>>,
 }
@@ -285,6 +300,7 @@ impl FallingAnalytic {
             last_distinct_t: None,
             start_t: None,
             activity: Activity::new(1, 1, 16, 0.02, 0.1),
+            stab: stabilise::Stabiliser::new(1, 1),
             recent_alarmed: VecDeque::new(),
         })
     }
@@ -340,7 +356,15 @@ impl FallingAnalytic {
         // A falling object is seen on (nearly) every distinct frame; clutter flickers.
         let dur = tr.last_t - tr.first_t();
         let expected = dur / self.frame_dt.max(1e-3) + 1.0;
-        if (tr.obs.len() as f64) < self.params.min_density * expected {
+        // A long track may be patchier: fast objects smear into faint streaks that the
+        // foreground test catches only every other frame.
+        let n = tr.obs.len();
+        let density = if n >= self.params.sparse_min_points {
+            self.params.sparse_density
+        } else {
+            self.params.min_density
+        };
+        if (n as f64) < density * expected {
             return None;
         }
         let j = physics::judge(
@@ -435,9 +459,11 @@ impl FallingAnalytic {
                 loose.acc_max = 1e9;
                 loose.min_drop_m = -1e9;
                 loose.min_drop_frac = -1.0;
+                loose.min_duration_uncal_s = 0.0;
                 loose.max_vx_m = 1e9;
                 loose.min_acc_sigmas = -1e9;
                 loose.max_apex_inside_s = 1e9;
+                loose.swing_m = 1e9;
                 let mut pj = physics::judge(&tr.obs, self.hom.as_ref(), self.height as f64, &loose);
                 if let Some(o) = &open.event.origin {
                     pj.origin_px = (o.x, o.y);
@@ -484,6 +510,7 @@ impl FallingAnalytic {
         self.tracker = Tracker::new(self.params.tracker.clone());
         self.start_t = None;
         self.activity = Activity::new(w as usize, h as usize, 16, 0.01, 0.15);
+        self.stab = stabilise::Stabiliser::new(w as usize, h as usize);
     }
 }
 
@@ -539,19 +566,40 @@ impl Analytic for FallingAnalytic {
         let Some(bg) = self.bg.as_mut() else {
             return out;
         };
-        let raw_fg = bg.apply(&frame.gray, &mut self.fg);
+        // A swaying camera: move the frame back into the background's coordinates first.
+        let moved = self.params.stabilise
+            && self.stab.is_active()
+            && self.stab.estimate(&frame.gray, bg) != (0, 0);
+        let compensated = if moved {
+            Some(self.stab.compensate(&frame.gray, bg))
+        } else {
+            None
+        };
+        let gray: &[u8] = compensated.as_deref().unwrap_or(&frame.gray);
+        let faint = self.params.faint || (self.params.faint_calibrated && self.hom.is_some());
+        let raw_fg = bg.apply(gray, &mut self.fg);
         // A shaken frame lights up every edge: if that is most of the foreground, the
         // neighbourhood test below removes it; only what is left counts.
+        let mut edges = 0;
         let n_fg = if (raw_fg as f64) < 0.2 * bg.active_pixels() as f64 {
-            let strong = bg.suppress_shifted(&frame.gray, &mut self.fg, self.params.shift_px);
-            if self.params.faint {
-                strong + bg.add_faint(&frame.gray, &mut self.fg, self.params.shift_px)
+            let strong = bg.suppress_shifted(gray, &mut self.fg, self.params.shift_px);
+            edges = raw_fg - strong;
+            if faint {
+                strong + bg.add_faint(gray, &mut self.fg, self.params.shift_px)
             } else {
                 strong
             }
         } else {
             raw_fg
         };
+        let edge_frac = edges as f64 / bg.active_pixels().max(1) as f64;
+        if self.params.stabilise
+            && bg.frames() > self.params.warmup_frames
+            && (edge_frac > 0.0015
+                || (raw_fg as f64) > self.params.global_frac * bg.active_pixels() as f64)
+        {
+            self.stab.wake(bg);
+        }
         let active = bg.active_pixels().max(1);
         let frac = n_fg as f64 / active as f64;
         let start_t = *self.start_t.get_or_insert(t);
@@ -589,7 +637,7 @@ impl Analytic for FallingAnalytic {
             self.quiet_until = t + self.params.quiet_s;
             if frac > self.params.reset_frac {
                 if let Some(bg) = self.bg.as_mut() {
-                    bg.reset_to(&frame.gray);
+                    bg.reset_to(compensated.as_deref().unwrap_or(&frame.gray));
                 }
             }
             if warm {

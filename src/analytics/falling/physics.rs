@@ -303,6 +303,8 @@ pub struct PhysicsParams {
     pub max_rel_rms: f64,
     /// Uncalibrated: minimum drop as a fraction of the frame height.
     pub min_drop_frac: f64,
+    /// Uncalibrated: minimum track duration (s).
+    pub min_duration_uncal_s: f64,
     /// Uncalibrated: minimum relative speed-up a·T / v̄.
     pub min_rel_acc: f64,
     /// Fraction of steps that must go down.
@@ -315,6 +317,8 @@ pub struct PhysicsParams {
     pub origin_fit_s: f64,
     /// Lowest terminal speed of a light falling object (m/s); leaves and snow are slower.
     pub drag_vt_min: f64,
+    /// A sideways swing back by more than this (m, plus 1.5 px) is leaf-like.
+    pub swing_m: f64,
     /// A steady (no speed-up seen) descent must last this long (s)...
     pub steady_min_s: f64,
     /// ...at no more than this speed (m/s): faster steady movers are not light objects.
@@ -331,13 +335,15 @@ impl Default for PhysicsParams {
             min_drop_m: 2.0,
             max_vx_m: 4.0,
             max_rel_rms: 0.08,
-            min_drop_frac: 0.06,
+            min_drop_frac: 0.10,
+            min_duration_uncal_s: 0.4,
             min_rel_acc: 0.25,
             min_monotonic: 0.85,
             min_acc_sigmas: 3.0,
             max_apex_inside_s: 0.12,
             origin_fit_s: 1.0,
             drag_vt_min: 1.5,
+            swing_m: 0.3,
             steady_min_s: 1.0,
             steady_vt_max: 12.0,
         }
@@ -435,7 +441,9 @@ pub fn fit_drag(
     (vt_lo, vt_hi): (f64, f64),
 ) -> Option<DragFit> {
     let n = ts.len().min(hs.len());
-    if n < 4 || !(tau_hi > tau_lo) || !(vt_hi > vt_lo && vt_lo > 0.0) {
+    // NaN bounds fail these comparisons too.
+    let ordered = tau_hi > tau_lo && vt_hi > vt_lo && vt_lo > 0.0;
+    if n < 4 || !ordered {
         return None;
     }
     // At most ~48 points: the shape is smooth, more only costs time.
@@ -444,7 +452,7 @@ pub fn fit_drag(
     let mut best: Option<DragFit> = None;
     let consider = |best: &mut Option<DragFit>, tau: f64, vt: f64| {
         let (h0, rms) = drag_eval(&ts, &hs, tau, vt);
-        if best.is_none_or(|b| rms < b.rms) {
+        if best.map_or(true, |b| rms < b.rms) {
             *best = Some(DragFit { h0, tau, vt, rms });
         }
     };
@@ -480,6 +488,55 @@ pub fn fit_drag(
         }
     }
     best
+}
+
+/// Reversals of direction in `xs` (smoothed over 5 samples) where the motion on both sides
+/// of the turn exceeds `a`.
+fn sideways_reversals(xs: &[f64], a: f64) -> usize {
+    let k = 2usize;
+    let sm: Vec<f64> = (0..xs.len())
+        .map(|i| {
+            let (lo, hi) = (i.saturating_sub(k), (i + k + 1).min(xs.len()));
+            xs[lo..hi].iter().sum::<f64>() / (hi - lo) as f64
+        })
+        .collect();
+    let Some(&first) = sm.first() else {
+        return 0;
+    };
+    // Hysteresis: direction is set once the series moved more than `a` from the last extreme.
+    let (mut lo, mut hi) = (first, first);
+    let mut dir = 0i8;
+    let mut reversals = 0;
+    for &v in &sm[1..] {
+        match dir {
+            0 => {
+                if v > first + a {
+                    dir = 1;
+                    hi = v;
+                } else if v < first - a {
+                    dir = -1;
+                    lo = v;
+                }
+            }
+            1 => {
+                hi = hi.max(v);
+                if v < hi - a {
+                    reversals += 1;
+                    dir = -1;
+                    lo = v;
+                }
+            }
+            _ => {
+                lo = lo.min(v);
+                if v > lo + a {
+                    reversals += 1;
+                    dir = 1;
+                    hi = v;
+                }
+            }
+        }
+    }
+    reversals
 }
 
 fn monotonic_fraction(vs: &[f64]) -> f64 {
@@ -547,6 +604,10 @@ fn judge_image(
     let dur = t1 - t0;
     if drop_px < p.min_drop_frac * frame_h {
         return Judgement::reject("drop too small");
+    }
+    // Without a scale, a short track can be anything: ask for a longer look.
+    if dur < p.min_duration_uncal_s {
+        return Judgement::reject("too short (uncalibrated)");
     }
     // Keystone (a camera looking up) slants vertical falls, so some sideways acceleration
     // proportional to the downward one is expected; more than that is not a fall.
@@ -627,6 +688,12 @@ fn judge_metric(obs: &[Obs], hom: &Homography, fx: Quad, fy: Quad, p: &PhysicsPa
     }
     // Half a pixel of quantisation, in metres at the track's scale.
     let m_per_px = drop_m / (obs[obs.len() - 1].y - obs[0].y).abs().max(1.0);
+    // Leaves and feathers swing from side to side as they fall; a thrown or dropped object
+    // drifts one way. One clear reversal of the (lightly smoothed) sideways motion is enough.
+    let swing = p.swing_m + 1.5 * m_per_px;
+    if sideways_reversals(&wx, swing) > 0 {
+        return Judgement::reject("sideways swing (leaf-like)");
+    }
     let a = -qh.acc(); // downward positive
     if a < p.acc_min {
         // Too little acceleration for a dense object: maybe a light one at terminal speed.
@@ -758,15 +825,17 @@ fn judge_drag(
         // Released at or above the first sighting: report that (a lower bound).
         (t0, wh[0], wx[0])
     };
-    let origin_px = hom
-        .to_image(x0, h0)
-        .unwrap_or((obs[0].x, obs[0].y));
+    let origin_px = hom.to_image(x0, h0).unwrap_or((obs[0].x, obs[0].y));
     let fit_q = 1.0 - (df.rms / tol).min(1.0);
     let score = (0.45 + if speed_up { 0.15 } else { 0.0 } + 0.15 * fit_q).clamp(0.0, 1.0);
     Judgement {
         falling: true,
         score,
-        reason: if speed_up { "drag fall" } else { "steady descent" },
+        reason: if speed_up {
+            "drag fall"
+        } else {
+            "steady descent"
+        },
         t_release: tr,
         origin_px,
         height_m: Some(h0),

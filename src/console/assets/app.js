@@ -636,9 +636,11 @@
     }
     const clipMissing = () => {
       if (!current()) return;
+      // The file arrived but the browser cannot decode it: say so and keep the download.
+      const undecodable = video.error && video.error.code === 3;
       video.hidden = true;
-      dl.hidden = true;
-      msg.textContent = t('evidence_missing');
+      dl.hidden = !undecodable;
+      msg.textContent = t(undecodable ? 'clip_unplayable' : 'evidence_missing');
       msg.hidden = false;
     };
     const src = evUrl(id, 'clip.mp4');
