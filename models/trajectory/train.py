@@ -123,6 +123,20 @@ def sim_rain(rng, t):
 
 
 def sim_leaf(rng, t):
+    if rng.random() < 0.5:
+        # Pendulum-like "falling leaf": side-to-side swings, sinking fastest at the bottom
+        # of each swing, so the first half-swing looks like a fall speeding up.
+        period = rng.uniform(0.8, 2.5)
+        amp = rng.uniform(0.3, 1.5)
+        v0 = rng.uniform(0.8, 3.0)
+        ph = rng.uniform(0, 2 * np.pi)
+        w = 2 * np.pi / period
+        h0 = rng.uniform(3, 60)
+        X = rng.uniform(-15, 15) + rng.normal(0, 0.5) * t + amp * np.sin(w * t + ph)
+        v = v0 * (0.3 + 1.4 * np.cos(w * t + ph) ** 2)
+        H = h0 - np.cumsum(v) / FPS
+        Z = rng.uniform(0, 10) + 0 * t
+        return X, H, Z, H > 0
     v = rng.uniform(0.4, 2.5)
     amp = rng.uniform(0.2, 2.0)
     f = rng.uniform(0.3, 2.0)

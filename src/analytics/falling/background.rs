@@ -257,41 +257,49 @@ impl Background {
         let fdev = 9 * pm.faint_dev_q as i32; // (9·q/4)·dev(12.4) = 36·(q/4)·dev/16
         let fstep = 9 * pm.faint_step as i32;
         let mut vd = vec![0i16; w];
-        let mut vs = vec![0i16; w];
+        let mut hit = vec![0u8; w];
         let mut added = 0;
         let mut cand: Vec<(usize, usize, i32)> = Vec::new();
         for y in 1..h - 1 {
             let (r0, r1, r2) = ((y - 1) * w, y * w, (y + 1) * w);
-            {
-                let (a, b, c) = (
-                    &self.dq[r0..r0 + w],
-                    &self.dq[r1..r1 + w],
-                    &self.dq[r2..r2 + w],
-                );
-                for x in 0..w {
-                    vd[x] = a[x].saturating_add(b[x]).saturating_add(c[x]);
-                }
-                let (a, b, c) = (
-                    &self.sq[r0..r0 + w],
-                    &self.sq[r1..r1 + w],
-                    &self.sq[r2..r2 + w],
-                );
-                for x in 0..w {
-                    vs[x] = a[x] + b[x] + c[x];
-                }
+            let (a, b, c) = (
+                &self.dq[r0..r0 + w],
+                &self.dq[r1..r1 + w],
+                &self.dq[r2..r2 + w],
+            );
+            for x in 0..w {
+                vd[x] = a[x].saturating_add(b[x]).saturating_add(c[x]);
             }
+            // Branch-free candidate test over the row (vectorises); the rare hits are checked
+            // in full below.
             let dev = &self.dev[r1..r1 + w];
             for x in 1..w - 1 {
                 let sd = vd[x - 1] as i32 + vd[x] as i32 + vd[x + 1] as i32;
                 let thr = fmin + ((fdev * dev[x] as i32) >> 4);
-                if sd.abs() <= thr {
-                    continue;
+                hit[x] = (sd.abs() > thr) as u8;
+            }
+            for (x8, chunk) in hit.chunks(8).enumerate() {
+                if let Ok(b) = <[u8; 8]>::try_from(chunk) {
+                    if u64::from_ne_bytes(b) == 0 {
+                        continue;
+                    }
                 }
-                let ss = vs[x - 1] as i32 + vs[x] as i32 + vs[x + 1] as i32;
-                if ss * sd.signum() <= fstep || fg[r1 + x] != 0 || self.mask[r1 + x] == 0 {
-                    continue;
+                for (k, &v) in chunk.iter().enumerate() {
+                    let x = x8 * 8 + k;
+                    if v == 0 || fg[r1 + x] != 0 || self.mask[r1 + x] == 0 {
+                        continue;
+                    }
+                    let sd = vd[x - 1] as i32 + vd[x] as i32 + vd[x + 1] as i32;
+                    let mut ss = 0i32;
+                    for row in [r0, r1, r2] {
+                        ss += self.sq[row + x - 1] as i32
+                            + self.sq[row + x] as i32
+                            + self.sq[row + x + 1] as i32;
+                    }
+                    if ss * sd.signum() > fstep {
+                        cand.push((x, y, sd));
+                    }
                 }
-                cand.push((x, y, sd));
             }
         }
         for (x, y, sd) in cand {

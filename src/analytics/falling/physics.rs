@@ -446,8 +446,9 @@ pub fn fit_drag(
     if n < 4 || !ordered {
         return None;
     }
-    // At most ~48 points: the shape is smooth, more only costs time.
-    let step = n.div_ceil(48);
+    // At most ~24 points: the shape is smooth, more only costs time (this runs for every
+    // slowly-accelerating candidate track on every frame).
+    let step = n.div_ceil(24);
     let (ts, hs): (Vec<f64>, Vec<f64>) = (0..n).step_by(step).map(|i| (ts[i], hs[i])).unzip();
     let mut best: Option<DragFit> = None;
     let consider = |best: &mut Option<DragFit>, tau: f64, vt: f64| {
@@ -456,9 +457,9 @@ pub fn fit_drag(
             *best = Some(DragFit { h0, tau, vt, rms });
         }
     };
-    let n_vt = 28;
+    let n_vt = 14;
     let r = (vt_hi / vt_lo).ln();
-    let n_tau = (((tau_hi - tau_lo) / 0.05).ceil() as usize).clamp(2, 200);
+    let n_tau = (((tau_hi - tau_lo) / 0.1).ceil() as usize).clamp(2, 100);
     let dtau = (tau_hi - tau_lo) / n_tau as f64;
     for i in 0..=n_vt {
         let vt = vt_lo * (r * i as f64 / n_vt as f64).exp();
@@ -470,7 +471,7 @@ pub fn fit_drag(
     // times with shrinking steps rather than once.
     // times: keep the step while the best point moves, halve it when it stays.
     let (mut lvt, mut st) = (r / n_vt as f64, dtau);
-    for _ in 0..40 {
+    for _ in 0..24 {
         let b = best?;
         for i in -2..=2 {
             let vt = (b.vt * (lvt * i as f64 / 2.0).exp()).clamp(vt_lo, vt_hi);
@@ -482,7 +483,7 @@ pub fn fit_drag(
         if best.is_some_and(|n| n.tau == b.tau && n.vt == b.vt) {
             lvt *= 0.5;
             st *= 0.5;
-            if st < 1e-4 {
+            if st < 1e-3 {
                 break;
             }
         }
