@@ -166,10 +166,98 @@ impl Background {
                 bs,
                 ds,
             };
-            count += fg_kernel(g, b, d, p, m, f, dq, sq, &k);
+            count += fg_kernel_dispatch(g, b, d, p, m, f, dq, sq, &k);
         }
         count
     }
+}
+
+/// [`fg_kernel`] compiled for AVX2 (twice the lanes of the SSE2 baseline), chosen at run time.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn fg_kernel_avx2(
+    g: &[u8],
+    b: &mut [i16],
+    d: &mut [i16],
+    p: &mut [u8],
+    m: &[u8],
+    f: &mut [u8],
+    dq: &mut [i16],
+    sq: &mut [i16],
+    k: &Kernel,
+) -> usize {
+    fg_kernel(g, b, d, p, m, f, dq, sq, k)
+}
+
+#[allow(clippy::too_many_arguments)]
+#[inline]
+fn fg_kernel_dispatch(
+    g: &[u8],
+    b: &mut [i16],
+    d: &mut [i16],
+    p: &mut [u8],
+    m: &[u8],
+    f: &mut [u8],
+    dq: &mut [i16],
+    sq: &mut [i16],
+    k: &Kernel,
+) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2 (checked just above).
+            return unsafe { fg_kernel_avx2(g, b, d, p, m, f, dq, sq, k) };
+        }
+    }
+    fg_kernel(g, b, d, p, m, f, dq, sq, k)
+}
+
+/// One row of the faint pass: vertical 3-sums of `dq` into `vd`, then `hit[x]` = the 3×3 sum
+/// exceeds the pixel's threshold.
+#[inline(always)]
+fn faint_row(rows: [&[i16]; 3], dev: &[i16], fmin: i32, fdev: i32, vd: &mut [i16], hit: &mut [u8]) {
+    let w = vd.len().min(hit.len()).min(dev.len());
+    let (a, b, c) = (&rows[0][..w], &rows[1][..w], &rows[2][..w]);
+    for x in 0..w {
+        vd[x] = a[x].saturating_add(b[x]).saturating_add(c[x]);
+    }
+    for x in 1..w.saturating_sub(1) {
+        let sd = vd[x - 1] as i32 + vd[x] as i32 + vd[x + 1] as i32;
+        let thr = fmin + ((fdev * dev[x] as i32) >> 4);
+        hit[x] = (sd.abs() > thr) as u8;
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn faint_row_avx2(
+    rows: [&[i16]; 3],
+    dev: &[i16],
+    fmin: i32,
+    fdev: i32,
+    vd: &mut [i16],
+    hit: &mut [u8],
+) {
+    faint_row(rows, dev, fmin, fdev, vd, hit)
+}
+
+fn faint_row_dispatch(
+    rows: [&[i16]; 3],
+    dev: &[i16],
+    fmin: i32,
+    fdev: i32,
+    vd: &mut [i16],
+    hit: &mut [u8],
+) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2 (checked just above).
+            return unsafe { faint_row_avx2(rows, dev, fmin, fdev, vd, hit) };
+        }
+    }
+    faint_row(rows, dev, fmin, fdev, vd, hit)
 }
 
 struct Kernel {
@@ -262,22 +350,20 @@ impl Background {
         let mut cand: Vec<(usize, usize, i32)> = Vec::new();
         for y in 1..h - 1 {
             let (r0, r1, r2) = ((y - 1) * w, y * w, (y + 1) * w);
-            let (a, b, c) = (
-                &self.dq[r0..r0 + w],
-                &self.dq[r1..r1 + w],
-                &self.dq[r2..r2 + w],
-            );
-            for x in 0..w {
-                vd[x] = a[x].saturating_add(b[x]).saturating_add(c[x]);
-            }
             // Branch-free candidate test over the row (vectorises); the rare hits are checked
             // in full below.
-            let dev = &self.dev[r1..r1 + w];
-            for x in 1..w - 1 {
-                let sd = vd[x - 1] as i32 + vd[x] as i32 + vd[x + 1] as i32;
-                let thr = fmin + ((fdev * dev[x] as i32) >> 4);
-                hit[x] = (sd.abs() > thr) as u8;
-            }
+            faint_row_dispatch(
+                [
+                    &self.dq[r0..r0 + w],
+                    &self.dq[r1..r1 + w],
+                    &self.dq[r2..r2 + w],
+                ],
+                &self.dev[r1..r1 + w],
+                fmin,
+                fdev,
+                &mut vd,
+                &mut hit,
+            );
             for (x8, chunk) in hit.chunks(8).enumerate() {
                 if let Ok(b) = <[u8; 8]>::try_from(chunk) {
                     if u64::from_ne_bytes(b) == 0 {

@@ -543,12 +543,19 @@ impl Analytic for FallingAnalytic {
         // a bit-static (skip-block) scene, so compare every pixel: a repeat has (almost) no
         // pixel that changed strongly, while even a 3 px object moving changes a dozen.
         if self.sample.len() == frame.gray.len() {
-            let strong = frame
+            // Sums of 0/1 in u16 over 32 K-pixel chunks (not filter().count()) so the loop
+            // vectorises; a chunk cannot overflow its u16.
+            let strong: u32 = frame
                 .gray
-                .iter()
-                .zip(&self.sample)
-                .filter(|(&a, &b)| a.abs_diff(b) > 12)
-                .count();
+                .chunks(1 << 15)
+                .zip(self.sample.chunks(1 << 15))
+                .map(|(a, b)| {
+                    a.iter()
+                        .zip(b)
+                        .map(|(&a, &b)| (a.abs_diff(b) > 12) as u16)
+                        .sum::<u16>() as u32
+                })
+                .sum();
             if strong <= 2 {
                 self.duplicate_frames += 1;
                 return out;
