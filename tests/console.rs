@@ -51,12 +51,10 @@ fn start_server(dir: &Path) -> Server {
     // Seed 3, 8 s, two drops: the analytic finds at least one throw per loop (tests/cli.rs).
     let clip = synth_facade(dir, "tower", 3, &["--duration", "8", "--drops", "2"]);
     let facade = synth_facade_table(dir, "tower");
-    // pre_roll_s = 60: every clip then starts at the start of the current loop of the file (a
-    // closed GOP). Clips cut at a keyframe in mid-stream can begin with a leftover open-GOP
-    // B-frame that Chromium refuses to decode (ffmpeg decodes it); that is an evidence-cut
-    // issue outside the console, reported separately.
+    // Default pre/post-roll: clips are cut from the ring at an IDR (see ingest::ring), so
+    // they start decoding in Chromium wherever the event falls in the looping file.
     let config = format!(
-        "[node]\ndata_dir = \"data\"\npre_roll_s = 60.0\n\n\
+        "[node]\ndata_dir = \"data\"\n\n\
          [[camera]]\nname = \"tower\"\nkind = \"facade\"\nsource = \"{}\"\nrealtime = true\nloop = true\n\
          [camera.facade]\n{facade}\n\n\
          [[camera]]\nname = \"gate-dead\"\nkind = \"facade\"\nsource = \"rtsp://127.0.0.1:9/none\"\n\

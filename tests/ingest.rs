@@ -668,10 +668,38 @@ fn assert_browser_friendly(path: &Path) {
         "frame times not increasing: {fr:?}"
     );
     assert_decodes_cleanly(path);
+    assert_starts_at_idr(path);
+}
+
+/// The clip's first picture is an IDR, so decoders need nothing from before it. Starting at an
+/// open-GOP keyframe (non-IDR I), ffmpeg invents the pictures its frame_num skips ("Frame num
+/// gap") and conceals that without an error, but Chromium stalls at t=0 with readyState 1.
+fn assert_starts_at_idr(path: &Path) {
+    let out = Command::new("ffmpeg")
+        .args(["-v", "debug", "-threads", "1", "-i"])
+        .arg(path)
+        .args(["-f", "null", "-"])
+        .output()
+        .expect("run ffmpeg");
+    let log = String::from_utf8_lossy(&out.stderr);
+    let first_slice = log
+        .lines()
+        .find(|l| l.contains("nal_unit_type: 1(") || l.contains("nal_unit_type: 5("))
+        .unwrap_or_default();
+    assert!(
+        first_slice.contains("nal_unit_type: 5("),
+        "{}: first slice is not IDR: {first_slice}",
+        path.display()
+    );
+    assert!(
+        !log.contains("Frame num gap"),
+        "{}: decoder had to invent missing reference pictures",
+        path.display()
+    );
 }
 
 #[test]
-fn cut_at_an_open_gop_keyframe_drops_leading_b_frames() {
+fn cut_near_an_open_gop_keyframe_starts_at_the_idr() {
     let dir = tempfile::tempdir().unwrap();
     let src = open_gop_clip(dir.path(), "bf.mp4", 8.0);
     // Precondition: the source really has leading pictures after a mid-stream keyframe.
@@ -699,36 +727,38 @@ fn cut_at_an_open_gop_keyframe_drops_leading_b_frames() {
     let (mut s, _) = open(&src, &IngestOptions::default());
     let frames = read_all(&mut s);
     assert_eq!(frames.len(), 200);
+    // Nearer to the open-GOP keyframe than to the file's only IDR (at 0), the clip still
+    // starts at the IDR: Chromium cannot start decoding at the open-GOP keyframe.
     let cut = s.ring().cut(key_t + 0.3, key_t + 2.5).expect("cut");
     assert!(
-        (cut.start_s - key_t).abs() < 1e-6,
-        "start {} vs {key_t}",
+        cut.start_s.abs() < 1e-6,
+        "start {} vs IDR at 0",
         cut.start_s
     );
     assert!(cut.packets[0].is_key());
-    let key_pts = cut.packets[0].pts().unwrap();
-    assert!(
-        cut.packets.iter().all(|p| p.pts().unwrap() >= key_pts),
-        "a packet shown before the start keyframe"
-    );
     let out = dir.path().join("clip.mp4");
     write_mp4(&out, &cut).expect("write clip");
     assert_browser_friendly(&out);
 
-    // It shows exactly the analysed frames from the keyframe on, 2.5 s at least.
+    // It shows exactly the analysed frames from the IDR on, through key_t + 2.5 s.
     let (mut cs, c) = open(&out, &IngestOptions::default());
     let cf = read_all(&mut cs);
-    assert!(cf.len() >= 63, "{} frames", cf.len());
+    let need = key_frame + 63;
+    assert!(cf.len() >= need, "{} frames, want {need}", cf.len());
     assert_eq!(c.snapshot().decode_errors, 0);
-    for (i, f) in cf.iter().take(63).enumerate() {
-        assert_eq!(f.gray, frames[key_frame + i].gray, "clip frame {i}");
+    for (i, f) in cf.iter().take(need).enumerate() {
+        assert_eq!(f.gray, frames[i].gray, "clip frame {i}");
     }
 
-    // The same at every keyframe, the first and the last included.
+    // The same from every keyframe, the first and the last included.
     for &k in &keys {
         let from = pk[k].0 as f64 * tb - pk[0].0 as f64 * tb;
         let cut = s.ring().cut(from, from + 0.9).unwrap();
-        assert!((cut.start_s - from).abs() < 1e-6);
+        assert!(
+            cut.start_s.abs() < 1e-6,
+            "from {from}: start {}",
+            cut.start_s
+        );
         let out = dir.path().join(format!("clip-{k}.mp4"));
         write_mp4(&out, &cut).unwrap();
         assert_browser_friendly(&out);
@@ -764,11 +794,20 @@ fn ring_survives_the_loop_of_a_file_source() {
     // Packets run a little ahead of the frames (decoder delay).
     assert!((4.48..5.0).contains(&b), "span {a}..{b}");
 
-    // An event at 2.6 .. 3.3 s with 0.5 s pre-roll / 0.6 s post-roll spans the loop point.
+    // An event at 2.6 .. 3.3 s with 0.5 s pre-roll / 0.6 s post-roll: the pre-roll reaches
+    // back over the loop point to the open-GOP keyframe at 2.0 s, which Chromium cannot start
+    // at; the loop's IDR (3.0 s) is nearer than pass 1's (0 s), so the clip starts there.
     let cut = ring.cut(2.1, 3.9).expect("cut");
-    assert!((cut.start_s - 2.0).abs() < 1e-6, "start {}", cut.start_s);
+    assert!((cut.start_s - 3.0).abs() < 1e-6, "start {}", cut.start_s);
     assert!(cut.end_s >= 3.9, "end {}", cut.end_s);
     let out = dir.path().join("loop-clip.mp4");
+    write_mp4(&out, &cut).expect("write clip");
+    assert_browser_friendly(&out);
+
+    // Spanning the loop point from pass 1's IDR: pass 1, then pass 2, frame for frame.
+    let cut = ring.cut(0.5, 3.9).expect("cut");
+    assert!(cut.start_s.abs() < 1e-6, "start {}", cut.start_s);
+    let out = dir.path().join("span-clip.mp4");
     write_mp4(&out, &cut).expect("write clip");
     assert_browser_friendly(&out);
     let dur: f64 = ffprobe(
@@ -778,17 +817,15 @@ fn ring_survives_the_loop_of_a_file_source() {
     .trim()
     .parse()
     .unwrap();
-    assert!(dur >= 1.9, "duration {dur}");
-
-    // Pre-roll from the end of pass 1, post-roll from the start of pass 2, frame for frame.
+    assert!(dur >= 3.9, "duration {dur}");
     let (mut cs, c) = open(&out, &IngestOptions::default());
     let cf = read_all(&mut cs);
-    assert!(cf.len() >= 48, "{} frames", cf.len());
+    assert!(cf.len() >= 97, "{} frames", cf.len());
     assert_eq!(c.snapshot().decode_errors, 0);
-    for (k, f) in cf.iter().take(48).enumerate() {
-        assert_eq!(f.gray, frames[50 + k].gray, "clip frame {k}");
+    for (k, f) in cf.iter().take(97).enumerate() {
+        assert_eq!(f.gray, frames[k].gray, "clip frame {k}");
     }
-    assert_eq!(cf[25].gray, frames[0].gray, "pass 2 starts over");
+    assert_eq!(cf[75].gray, frames[0].gray, "pass 2 starts over");
 
     // A clip wholly inside pass 2 is unaffected.
     let cut = ring.cut(3.5, 4.2).unwrap();

@@ -14,6 +14,9 @@ struct Entry {
     /// Media time (same clock as `Frame::pts_s`).
     t: f64,
     key: bool,
+    /// A keyframe a decoder can start at with no earlier state: for H.264/H.265 an IDR (or
+    /// BLA) picture, not an open-GOP recovery point; for other codecs any keyframe.
+    clean: bool,
     pkt: Packet,
 }
 
@@ -109,7 +112,14 @@ impl PacketRing {
         if t > self.max_t {
             self.max_t = t;
         }
-        self.entries.push_back(Entry { seq, t, key, pkt });
+        let clean = key && is_clean_key(&self.params, &pkt);
+        self.entries.push_back(Entry {
+            seq,
+            t,
+            key,
+            clean,
+            pkt,
+        });
         self.trim(t);
     }
 
@@ -190,12 +200,35 @@ impl PacketRing {
     pub fn cut(&self, from_s: f64, to_s: f64) -> Option<ClipPackets> {
         self.entries.front()?;
         let n = self.entries.len();
-        let start = (0..n)
-            .rev()
-            .find(|&i| self.entries[i].key && self.entries[i].t <= from_s)
-            .unwrap_or(0);
         // Decode order: everything up to the last packet shown by to_s is needed, including
         // later-shown references that precede it.
+        let last = (0..n).rev().find(|&i| self.entries[i].t <= to_s)?;
+        // Start on the clean keyframe (IDR) nearest to from_s: the last one at or before it,
+        // unless the first one after it is nearer (a looping file has one IDR per pass, so a
+        // clip whose pre-roll reaches back over the loop point starts at the loop's IDR rather
+        // than a whole pass earlier); losing a little pre-roll beats a clip browsers cannot
+        // play. Without any clean keyframe, the last keyframe at or before from_s as before.
+        // An open-GOP keyframe (x264's non-IDR I with a recovery point, e.g. every GOP of a
+        // file but its first) makes decoders invent the pictures its frame_num skips: ffmpeg
+        // conceals that, Chromium stalls at t=0 with readyState 1 (or, seeking into such a
+        // file, fails with PIPELINE_ERROR_DECODE), whatever the MMCO and timestamp fix-ups.
+        let key_at_or_before = |clean: bool| {
+            (0..=last).rev().find(|&i| {
+                let e = &self.entries[i];
+                e.key && (!clean || e.clean) && e.t <= from_s
+            })
+        };
+        let before = key_at_or_before(true);
+        let after = (0..=last).find(|&i| self.entries[i].clean && self.entries[i].t > from_s);
+        let start = match (before, after) {
+            (Some(b), Some(a)) if self.entries[a].t - from_s < from_s - self.entries[b].t => {
+                Some(a)
+            }
+            (Some(b), _) => Some(b),
+            (None, a) => a,
+        }
+        .or_else(|| key_at_or_before(false))
+        .unwrap_or(0);
         let end = (start..n).rev().find(|&i| self.entries[i].t <= to_s)?;
         let tb = f64::from(self.time_base);
         let key_pts = self.entries[start].pts();
@@ -224,6 +257,75 @@ impl PacketRing {
     pub fn starts_on_key(&self) -> bool {
         self.entries.front().map_or(true, |e| e.key)
     }
+}
+
+/// Whether decoding can start at keyframe `pkt` with no state from earlier packets. H.264: the
+/// access unit holds an IDR slice (NAL type 5). H.265: IDR or BLA (types 16..=20; a CRA, 21, is
+/// open-GOP). Packets in AVCC/HVCC (length-prefixed, as extradata says) or Annex B form.
+/// Anything unparsable or another codec counts as clean, as before.
+pub(crate) fn is_clean_key(params: &Parameters, pkt: &Packet) -> bool {
+    use ffmpeg_next::codec::Id;
+    let hevc = match params.id() {
+        Id::H264 => false,
+        Id::HEVC => true,
+        _ => return true,
+    };
+    let Some(data) = pkt.data() else {
+        return true;
+    };
+    // SAFETY: extradata is `extradata_size` bytes when non-null.
+    let extra = unsafe {
+        let p = &*params.as_ptr();
+        if p.extradata.is_null() || p.extradata_size <= 0 {
+            &[][..]
+        } else {
+            std::slice::from_raw_parts(p.extradata, p.extradata_size as usize)
+        }
+    };
+    let nal_types = nal_unit_types(extra, data, hevc);
+    if nal_types.is_empty() {
+        return true;
+    }
+    nal_types
+        .iter()
+        .any(|&t| if hevc { (16..=20).contains(&t) } else { t == 5 })
+}
+
+/// NAL unit types in one access unit: length-prefixed when the extradata is avcC/hvcC
+/// (first byte 1), else Annex B start codes.
+fn nal_unit_types(extra: &[u8], data: &[u8], hevc: bool) -> Vec<u8> {
+    let ty = |b: u8| if hevc { (b >> 1) & 0x3f } else { b & 0x1f };
+    let mut out = Vec::new();
+    let len_size = match extra.first() {
+        Some(1) if !hevc && extra.len() > 4 => Some((extra[4] & 3) as usize + 1),
+        Some(1) if hevc && extra.len() > 21 => Some((extra[21] & 3) as usize + 1),
+        _ => None,
+    };
+    if let Some(ls) = len_size {
+        let mut pos = 0usize;
+        while pos + ls < data.len() {
+            let len = data[pos..pos + ls]
+                .iter()
+                .fold(0usize, |a, &b| (a << 8) | b as usize);
+            pos += ls;
+            if len == 0 || pos + len > data.len() {
+                break;
+            }
+            out.push(ty(data[pos]));
+            pos += len;
+        }
+    } else {
+        let mut i = 0usize;
+        while i + 3 < data.len() {
+            if data[i] == 0 && data[i + 1] == 0 && data[i + 2] == 1 {
+                out.push(ty(data[i + 3]));
+                i += 3;
+            } else {
+                i += 1;
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -123,9 +123,14 @@ impl LibWriter {
         enc.set_gop(p.gop.max(1));
         enc.set_colorspace(ffmpeg::color::Space::BT470BG);
         enc.set_color_range(ffmpeg::color::Range::MPEG);
+        // Closed GOPs: every keyframe an IDR, as IP cameras send. (FFmpeg's libx264 wrapper
+        // turns x264's open GOPs on unless asked; a clip cut at an open-GOP I-frame does not
+        // start decoding in browsers.)
+        let mut flags = codec::Flags::CLOSED_GOP;
         if global {
-            enc.set_flags(codec::Flags::GLOBAL_HEADER);
+            flags |= codec::Flags::GLOBAL_HEADER;
         }
+        enc.set_flags(flags);
         let mut opts = Dictionary::new();
         opts.set("preset", &p.preset);
         opts.set("crf", &p.crf.to_string());
@@ -301,7 +306,7 @@ fn spawn_cli(path: &Path, w: u32, h: u32, fps: f64, p: &EncodeParams) -> Result<
             "-",
         ])
         .args([
-            "-c:v", "libx264", "-preset", &p.preset, "-crf", &crf, "-g", &gop,
+            "-c:v", "libx264", "-preset", &p.preset, "-crf", &crf, "-g", &gop, "-flags", "+cgop",
         ])
         .args(["-pix_fmt", "yuv420p"])
         .arg(path)
