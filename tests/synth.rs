@@ -130,17 +130,8 @@ fn drop_is_drawn_where_the_truth_says() {
         let i = (t * base.fps).round() as u64;
         let a = luma_of(&s0.frame(i).rgb);
         let b = luma_of(&s1.frame(i).rgb);
-        let (mut sx, mut sy, mut sw) = (0.0, 0.0, 0.0);
-        for (k, (p, q)) in a.iter().zip(&b).enumerate() {
-            let dlt = (p - q).abs();
-            if dlt > 1.0 {
-                sx += (k % w) as f32 * dlt;
-                sy += (k / w) as f32 * dlt;
-                sw += dlt;
-            }
-        }
+        let (cx, cy, sw) = diff_centroid(&a, &b, w);
         assert!(sw > 20.0, "frame {i}: object not drawn (diff mass {sw})");
-        let (cx, cy) = (sx / sw, sy / sw);
         assert!(
             (cx as f64 - x).abs() < 2.0 && (cy as f64 - y).abs() < 2.0,
             "frame {i}: drawn at ({cx:.1},{cy:.1}), truth ({x:.1},{y:.1})"
@@ -561,17 +552,8 @@ fn lens_distortion_and_vibration_keep_truth_and_calibration_on_the_pixels() {
         let i = (t * base.fps).round() as u64;
         let a = luma_of(&s0.frame(i).rgb);
         let b = luma_of(&s1.frame(i).rgb);
-        let (mut sx, mut sy, mut sw) = (0.0, 0.0, 0.0);
-        for (k, (p, q)) in a.iter().zip(&b).enumerate() {
-            let dlt = (p - q).abs();
-            if dlt > 1.0 {
-                sx += (k % w) as f32 * dlt;
-                sy += (k / w) as f32 * dlt;
-                sw += dlt;
-            }
-        }
+        let (cx, cy, sw) = diff_centroid(&a, &b, w);
         assert!(sw > 10.0, "frame {i}: object not drawn");
-        let (cx, cy) = (sx / sw, sy / sw);
         assert!(
             (cx as f64 - x).abs() < 2.0 && (cy as f64 - y).abs() < 2.0,
             "frame {i}: drawn at ({cx:.1},{cy:.1}), truth ({x:.1},{y:.1})"
@@ -729,4 +711,19 @@ fn dump_elevator() {
             .save(format!("{dir}/e_{i:03}.png"))
             .unwrap();
     }
+}
+
+/// Centroid `(x, y)` and mass of the luma difference between two renders of one frame (pixels
+/// that differ by more than one level), i.e. where the object was drawn.
+fn diff_centroid(a: &[f32], b: &[f32], w: usize) -> (f32, f32, f32) {
+    let (mut sx, mut sy, mut sw) = (0.0, 0.0, 0.0);
+    for (k, (p, q)) in a.iter().zip(b).enumerate() {
+        let dlt = (p - q).abs();
+        if dlt > 1.0 {
+            sx += (k % w) as f32 * dlt;
+            sy += (k / w) as f32 * dlt;
+            sw += dlt;
+        }
+    }
+    (sx / sw.max(1e-6), sy / sw.max(1e-6), sw)
 }
