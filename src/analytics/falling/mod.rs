@@ -464,6 +464,7 @@ impl FallingAnalytic {
                 loose.min_acc_sigmas = -1e9;
                 loose.max_apex_inside_s = 1e9;
                 loose.swing_m = 1e9;
+                loose.drag_max_side_acc = 1e9;
                 let mut pj = physics::judge(&tr.obs, self.hom.as_ref(), self.height as f64, &loose);
                 if let Some(o) = &open.event.origin {
                     pj.origin_px = (o.x, o.y);
@@ -729,7 +730,7 @@ impl Analytic for FallingAnalytic {
             ev.label = Some("falling_object".into());
             self.fill_event(&mut ev, &tr, &j);
             self.tracker.tracks[i].alarmed = Some(id);
-            tracing::info!(camera = %self.camera, id, t, floor = ?ev.origin.as_ref().and_then(|o| o.floor), "falling object");
+            tracing::info!(camera = %self.camera, id, t, floor = ?ev.origin.as_ref().and_then(|o| o.floor), judged = j.reason, acc = j.acc, "falling object");
             out.push(EventUpdate {
                 phase: Phase::New,
                 event: ev.clone(),

@@ -319,6 +319,8 @@ pub struct PhysicsParams {
     pub drag_vt_min: f64,
     /// A sideways swing back by more than this (m, plus 1.5 px) is leaf-like.
     pub swing_m: f64,
+    /// Largest sideways acceleration (m/s²) of a light object's fall (drag model).
+    pub drag_max_side_acc: f64,
     /// A steady (no speed-up seen) descent must last this long (s)...
     pub steady_min_s: f64,
     /// ...at no more than this speed (m/s): faster steady movers are not light objects.
@@ -330,7 +332,7 @@ impl Default for PhysicsParams {
         PhysicsParams {
             min_points: 6,
             min_duration_s: 0.2,
-            acc_min: 3.0,
+            acc_min: 5.0,
             acc_max: 14.0,
             min_drop_m: 2.0,
             max_vx_m: 4.0,
@@ -344,6 +346,7 @@ impl Default for PhysicsParams {
             origin_fit_s: 1.0,
             drag_vt_min: 1.5,
             swing_m: 0.3,
+            drag_max_side_acc: 2.0,
             steady_min_s: 1.0,
             steady_vt_max: 12.0,
         }
@@ -784,6 +787,14 @@ fn judge_drag(
     let tol = p.max_rel_rms * drop_m + 0.15;
     if qx.c[1].abs() > p.max_vx_m {
         return Judgement::reject("horizontal speed too high");
+    }
+    // A bag drifts sideways at a near-steady speed; a swinging leaf speeds up and slows down
+    // sideways about as hard as it sinks.
+    let m_per_px = drop_m / (obs[obs.len() - 1].y - obs[0].y).abs().max(1.0);
+    if let Some(qx2) = fit_poly(ts, wx, 2) {
+        if qx2.acc().abs() > p.drag_max_side_acc + 2.0 * qx2.acc_sd(0.5 * m_per_px) {
+            return Judgement::reject("sideways acceleration (leaf-like)");
+        }
     }
     let Some(df) = fit_drag(
         ts,
