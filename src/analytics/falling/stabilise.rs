@@ -97,15 +97,14 @@ impl Stabiliser {
         }
     }
 
-    fn cost(&self, gray: &[u8], bg: &Background, d: (i32, i32)) -> u64 {
-        // Frame pixel p - d shows model pixel p.
+    /// Sum of absolute differences between background points `(index, luma)` and the frame
+    /// shifted by `d` (frame pixel p - d shows model pixel p).
+    fn sad(&self, points: &[(isize, i32)], gray: &[u8], d: (i32, i32)) -> u64 {
         let off = d.1 as isize * self.width as isize + d.0 as isize;
-        let mut c = 0u64;
-        for &i in &self.samples {
-            let j = (i as isize - off) as usize;
-            c += (bg.luma_at(i) as i32 - gray[j] as i32).unsigned_abs() as u64;
-        }
-        c
+        points
+            .iter()
+            .map(|&(i, b)| (b - gray[(i - off) as usize] as i32).unsigned_abs() as u64)
+            .sum()
     }
 
     /// Estimate this frame's shift: every integer shift within range on a subset of the
@@ -118,31 +117,25 @@ impl Stabiliser {
             return self.shift;
         }
         let r = self.max_shift;
-        let stride = self.samples.len().div_ceil(768);
-        let sub: Vec<(isize, i32)> = self
+        let points: Vec<(isize, i32)> = self
             .samples
             .iter()
-            .step_by(stride)
             .map(|&i| (i as isize, bg.luma_at(i) as i32))
             .collect();
-        let w = self.width as isize;
+        let stride = points.len().div_ceil(768);
+        let sub: Vec<(isize, i32)> = points.iter().step_by(stride).copied().collect();
         let mut ranked: Vec<((i32, i32), u64)> =
             Vec::with_capacity(((2 * r + 1) * (2 * r + 1)) as usize);
         for dy in -r..=r {
             for dx in -r..=r {
-                let off = dy as isize * w + dx as isize;
-                let c: u64 = sub
-                    .iter()
-                    .map(|&(i, b)| (b - gray[(i - off) as usize] as i32).unsigned_abs() as u64)
-                    .sum();
-                ranked.push(((dx, dy), c));
+                ranked.push(((dx, dy), self.sad(&sub, gray, (dx, dy))));
             }
         }
         ranked.sort_by_key(|&(_, c)| c);
-        let zero = self.cost(gray, bg, (0, 0));
+        let zero = self.sad(&points, gray, (0, 0));
         let mut best = ((0, 0), zero);
         for &(d, _) in ranked.iter().take(4) {
-            let c = self.cost(gray, bg, d);
+            let c = self.sad(&points, gray, d);
             if c < best.1 {
                 best = (d, c);
             }
