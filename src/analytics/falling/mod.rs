@@ -451,20 +451,7 @@ impl FallingAnalytic {
                 j
             } else {
                 // Re-fit without the physics gates so the picture still has a curve.
-                let mut loose = self.params.physics.clone();
-                loose.min_monotonic = 0.0;
-                loose.max_rel_rms = 10.0;
-                loose.min_rel_acc = -1e9;
-                loose.acc_min = -1e9;
-                loose.acc_max = 1e9;
-                loose.min_drop_m = -1e9;
-                loose.min_drop_frac = -1.0;
-                loose.min_duration_uncal_s = 0.0;
-                loose.max_vx_m = 1e9;
-                loose.min_acc_sigmas = -1e9;
-                loose.max_apex_inside_s = 1e9;
-                loose.swing_m = 1e9;
-                loose.drag_max_side_acc = 1e9;
+                let loose = self.params.physics.without_gates();
                 let mut pj = physics::judge(&tr.obs, self.hom.as_ref(), self.height as f64, &loose);
                 if let Some(o) = &open.event.origin {
                     pj.origin_px = (o.x, o.y);
