@@ -121,6 +121,8 @@ impl Default for FallingParams {
 
 struct Open {
     event: Event,
+    /// Detections the track had when it alarmed.
+    alarm_len: usize,
 }
 
 pub struct FallingAnalytic {
@@ -432,12 +434,31 @@ impl FallingAnalytic {
         while self.recent_alarmed.len() > 8 {
             self.recent_alarmed.pop_front();
         }
-        let j = physics::judge(
+        let mut tr = tr;
+        let mut j = physics::judge(
             &tr.obs,
             self.hom.as_ref(),
             self.height as f64,
             &self.params.physics,
         );
+        if !j.falling && open.alarm_len < tr.obs.len() {
+            // The track may have strayed onto clutter after the object left or faded: keep
+            // the longest stretch that still judges as the fall that was alarmed.
+            let n_ok = (open.alarm_len..tr.obs.len()).rev().find_map(|k| {
+                let jk = physics::judge(
+                    &tr.obs[..k],
+                    self.hom.as_ref(),
+                    self.height as f64,
+                    &self.params.physics,
+                );
+                jk.falling.then_some((k, jk))
+            });
+            if let Some((k, jk)) = n_ok {
+                tr.obs.truncate(k);
+                tr.last_t = tr.obs.last().map_or(tr.last_t, |o| o.t);
+                j = jk;
+            }
+        }
         let mut pictures = Vec::new();
         if j.falling {
             self.fill_event(&mut open.event, &tr, &j);
@@ -495,6 +516,17 @@ impl FallingAnalytic {
         ));
         self.width = w;
         self.height = h;
+        if let Some(hom) = self.hom.as_mut() {
+            hom.set_image_size(w, h);
+            match hom.pose {
+                Some(p) => {
+                    tracing::debug!(camera = %self.camera, along_m = p.along_m, height_m = p.height_m, dist_m = p.dist_m, focal_px = p.focal_px, "camera pose from the calibration")
+                }
+                None => {
+                    tracing::info!(camera = %self.camera, "camera pose not recoverable from the calibration: objects thrown towards the camera are judged in the facade plane")
+                }
+            }
+        }
         self.tracker = Tracker::new(self.params.tracker.clone());
         self.start_t = None;
         self.activity = Activity::new(w as usize, h as usize, 16, 0.01, 0.15);
@@ -645,6 +677,13 @@ impl Analytic for FallingAnalytic {
             }
             return out;
         }
+        if tracing::enabled!(target: "vigil::falling::blobs", tracing::Level::TRACE) {
+            let list: Vec<(i64, i64, u32)> = blobs
+                .iter()
+                .map(|b| (b.x as i64, b.y as i64, b.area))
+                .collect();
+            tracing::trace!(target: "vigil::falling::blobs", t, blobs = ?list);
+        }
         let ended = self.tracker.step(t, &blobs);
         for tr in ended {
             self.end_track(tr, &mut out);
@@ -723,7 +762,13 @@ impl Analytic for FallingAnalytic {
                 event: ev.clone(),
                 pictures: Vec::new(),
             });
-            self.open.push((id, Open { event: ev }));
+            self.open.push((
+                id,
+                Open {
+                    event: ev,
+                    alarm_len: tr.obs.len(),
+                },
+            ));
         }
         out
     }

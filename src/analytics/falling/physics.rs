@@ -11,6 +11,19 @@ use super::tracker::Obs;
 pub struct Homography {
     pub h: [[f64; 3]; 3],
     pub inv: [[f64; 3]; 3],
+    /// Where the camera stands, once the image size is known ([`Homography::set_image_size`]).
+    pub pose: Option<CameraPose>,
+}
+
+/// The camera's position in facade coordinates: `along_m` / `height_m` in the facade plane's
+/// axes, `dist_m` in front of it. Recovered from the calibration, so an object thrown out
+/// towards the camera can be projected back onto the facade.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CameraPose {
+    pub along_m: f64,
+    pub height_m: f64,
+    pub dist_m: f64,
+    pub focal_px: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -206,7 +219,75 @@ impl Homography {
                 return Err(CalibError::Degenerate);
             }
         }
-        Ok(Homography { h, inv })
+        Ok(Homography { h, inv, pose: None })
+    }
+
+    /// Recover the camera pose for an image of `width`×`height` px (square pixels, principal
+    /// point at the centre): the facade→image homography is `K [r1 r2 t]`, and r1 ⟂ r2 with
+    /// |r1| = |r2| give the focal length. `None` when the calibration cannot say (e.g. a
+    /// fronto-parallel view, where the focal length is unobservable) or the result is absurd.
+    pub fn camera_pose(&self, width: f64, height: f64) -> Option<CameraPose> {
+        let (cx, cy) = (0.5 * (width - 1.0), 0.5 * (height - 1.0));
+        let m = &self.inv;
+        // Columns of T·M, T moving the principal point to the origin.
+        let col = |j: usize| [m[0][j] - cx * m[2][j], m[1][j] - cy * m[2][j], m[2][j]];
+        let (a, b, c) = (col(0), col(1), col(2));
+        // Two linear equations in w = 1/f²: orthogonality and equal norms of r1, r2.
+        let e1 = (a[0] * b[0] + a[1] * b[1], a[2] * b[2]);
+        let e2 = (
+            a[0] * a[0] + a[1] * a[1] - b[0] * b[0] - b[1] * b[1],
+            a[2] * a[2] - b[2] * b[2],
+        );
+        let n1 = e1.0.hypot(e1.1).max(1e-300);
+        let n2 = e2.0.hypot(e2.1).max(1e-300);
+        let (p1, q1, p2, q2) = (e1.0 / n1, e1.1 / n1, e2.0 / n2, e2.1 / n2);
+        let den = p1 * p1 + p2 * p2;
+        if den < 1e-12 {
+            return None;
+        }
+        let w = -(p1 * q1 + p2 * q2) / den;
+        if !(w.is_finite() && w > 0.0) {
+            return None;
+        }
+        let f = 1.0 / w.sqrt();
+        if !(0.15 * width..=8.0 * width).contains(&f) {
+            return None;
+        }
+        let r1 = [a[0] / f, a[1] / f, a[2]];
+        let r2 = [b[0] / f, b[1] / f, b[2]];
+        let mut t = [c[0] / f, c[1] / f, c[2]];
+        let norm = |v: [f64; 3]| (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt();
+        let lam = 2.0 / (norm(r1) + norm(r2));
+        // The facade is in front of the camera: positive depth of the world origin.
+        let sign = if t[2] < 0.0 { -lam } else { lam };
+        let r1 = r1.map(|v| v * sign);
+        let r2 = r2.map(|v| v * sign);
+        t = t.map(|v| v * sign);
+        let r3 = [
+            r1[1] * r2[2] - r1[2] * r2[1],
+            r1[2] * r2[0] - r1[0] * r2[2],
+            r1[0] * r2[1] - r1[1] * r2[0],
+        ];
+        // C = −Rᵀ t.
+        let dot = |r: [f64; 3]| r[0] * t[0] + r[1] * t[1] + r[2] * t[2];
+        let pose = CameraPose {
+            along_m: -dot(r1),
+            height_m: -dot(r2),
+            dist_m: dot(r3).abs(),
+            focal_px: f,
+        };
+        // A camera below ground or far above the roofs means the lens bends the calibration more
+        // than a pinhole explains (wide-angle barrel distortion): no pose then.
+        (pose.dist_m > 1.0
+            && pose.dist_m < 2000.0
+            && (-3.0..=80.0).contains(&pose.height_m)
+            && pose.along_m.is_finite())
+        .then_some(pose)
+    }
+
+    /// Compute [`pose`](Self::pose) for this image size.
+    pub fn set_image_size(&mut self, width: u32, height: u32) {
+        self.pose = self.camera_pose(width as f64, height as f64);
     }
 
     pub fn to_world(&self, x: f64, y: f64) -> Option<(f64, f64)> {
@@ -325,6 +406,11 @@ pub struct PhysicsParams {
     pub steady_min_s: f64,
     /// ...at no more than this speed (m/s): faster steady movers are not light objects.
     pub steady_vt_max: f64,
+    /// An object judged as thrown out towards the camera must fall at no more than this
+    /// (m/s²) in the facade plane after the correction...
+    pub thrown_acc_max: f64,
+    /// ...over at least this many detections.
+    pub thrown_min_points: usize,
 }
 
 impl Default for PhysicsParams {
@@ -349,6 +435,8 @@ impl Default for PhysicsParams {
             drag_max_side_acc: 2.0,
             steady_min_s: 1.0,
             steady_vt_max: 12.0,
+            thrown_acc_max: 11.0,
+            thrown_min_points: 8,
         }
     }
 }
@@ -577,6 +665,112 @@ fn monotonic_fraction(vs: &[f64]) -> f64 {
 
 /// Judge a track. `frame_h` is the analysis height in px.
 pub fn judge(obs: &[Obs], hom: Option<&Homography>, frame_h: f64, p: &PhysicsParams) -> Judgement {
+    let j = judge_plane(obs, hom, frame_h, p);
+    if j.falling {
+        return j;
+    }
+    match hom {
+        Some(h) if h.pose.is_some() && perspective_sensitive(j.reason) => {
+            judge_thrown_out(obs, h, frame_h, p).unwrap_or(j)
+        }
+        _ => j,
+    }
+}
+
+/// Rejections an object thrown out towards the camera can cause: seen from below, it climbs
+/// the facade's projection as it nears the camera (a false "rise" at the start, a weaker
+/// apparent gravity).
+fn perspective_sensitive(reason: &str) -> bool {
+    matches!(reason, "not monotonic" | "rising at the start")
+}
+
+/// Outward speeds tried (m/s), smallest first: the slowest throw that explains the track wins.
+const OUTWARD_MPS: [f64; 8] = [0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0];
+
+/// Judge the track as an object thrown out from the facade at speed `v` towards the camera:
+/// project each sighting from the camera through the facade plane back to the object's
+/// distance `v·(t − t_release)` in front of it, then judge that in-plane track as usual.
+fn judge_thrown_out(
+    obs: &[Obs],
+    hom: &Homography,
+    frame_h: f64,
+    p: &PhysicsParams,
+) -> Option<Judgement> {
+    let pose = hom.pose?;
+    let first = obs.first()?;
+    let last = obs.last()?;
+    // Still going down the picture overall: the correction only bends the start.
+    if last.y - first.y <= 0.0 {
+        return None;
+    }
+    let plane: Vec<Option<(f64, f64)>> = obs.iter().map(|o| hom.to_world(o.x, o.y)).collect();
+    for &v in &OUTWARD_MPS {
+        // Release time: at the first sighting, then where the corrected fall says.
+        let mut t_rel = first.t;
+        for _ in 0..2 {
+            let moved = unproject(obs, &plane, hom, &pose, v, t_rel)?;
+            let j = judge_plane(&moved, Some(hom), frame_h, p);
+            // Two more free parameters (speed, release time) buy some clutter a fit: ask for
+            // a dense object's fall (gravity, nothing faster) seen over enough points.
+            if j.falling
+                && j.reason == "ok"
+                && j.acc <= p.thrown_acc_max
+                && moved.len() >= p.thrown_min_points
+            {
+                return Some(Judgement {
+                    reason: "thrown outward",
+                    ..j
+                });
+            }
+            // Released before the track started: move the release back and retry once.
+            if j.t_release < first.t - 0.02 && j.t_release > first.t - 1.5 {
+                t_rel = j.t_release;
+            } else {
+                let probe = judge_plane(&moved, Some(hom), frame_h, &p.without_gates());
+                if probe.t_release < first.t - 0.02 && probe.t_release > first.t - 1.5 {
+                    t_rel = probe.t_release;
+                } else {
+                    break;
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Sightings re-projected as if the object moved in the facade plane: for an object `z` m in
+/// front of the facade, the camera's ray meets the facade at `C + (P − C)·D/(D − z)`.
+fn unproject(
+    obs: &[Obs],
+    plane: &[Option<(f64, f64)>],
+    hom: &Homography,
+    pose: &CameraPose,
+    v: f64,
+    t_rel: f64,
+) -> Option<Vec<Obs>> {
+    let d = pose.dist_m;
+    let mut out = Vec::with_capacity(obs.len());
+    for (o, w) in obs.iter().zip(plane) {
+        let Some((xw, hw)) = *w else { continue };
+        let z = v * (o.t - t_rel).max(0.0);
+        if z > 0.8 * d {
+            return None;
+        }
+        let k = (d - z) / d;
+        let xt = pose.along_m + (xw - pose.along_m) * k;
+        let ht = pose.height_m + (hw - pose.height_m) * k;
+        let (x, y) = hom.to_image(xt, ht)?;
+        out.push(Obs { x, y, ..*o });
+    }
+    Some(out)
+}
+
+fn judge_plane(
+    obs: &[Obs],
+    hom: Option<&Homography>,
+    frame_h: f64,
+    p: &PhysicsParams,
+) -> Judgement {
     if obs.len() < p.min_points {
         return Judgement::reject("too few points");
     }

@@ -1,14 +1,34 @@
 //! Multi-object tracker for accelerating objects.
 //!
 //! Each axis runs an independent constant-acceleration Kalman filter (position, velocity,
-//! acceleration; white-jerk process noise). Detections are assigned greedily by gated
-//! Mahalanobis distance, nearest first. Tracks survive a few missed frames (compression,
-//! duplicated frames, the object crossing a masked strip).
+//! acceleration; white-jerk process noise). Each track takes the nearest detection inside its
+//! gate (Mahalanobis distance); detections are *not* exclusive. Exclusive assignment let a
+//! wandering clutter track (laundry, noise) capture a falling object's detections and bury
+//! them under its own erratic history, so the object never got a clean track of its own.
+//! Instead, a detection that no established track predicted closely starts a new track as
+//! well, and the physics judges every track on its own history. Tracks survive a few missed
+//! frames (compression, duplicated frames, the object crossing a masked strip).
 
 // Small fixed-size matrix code reads best with explicit indices.
 #![allow(clippy::needless_range_loop)]
 
 use super::blobs::Blob;
+use super::physics::fit_poly;
+
+/// Detections two tracks must share, most recent first, to count as one object.
+const DUP_OBS: usize = 4;
+
+/// Residual (px) of quadratic fits in x and y over a track's last 20 detections.
+fn recent_rms(obs: &[Obs]) -> f64 {
+    let o = &obs[obs.len().saturating_sub(20)..];
+    let ts: Vec<f64> = o.iter().map(|o| o.t).collect();
+    let xs: Vec<f64> = o.iter().map(|o| o.x).collect();
+    let ys: Vec<f64> = o.iter().map(|o| o.y).collect();
+    match (fit_poly(&ts, &xs, 2), fit_poly(&ts, &ys, 2)) {
+        (Some(a), Some(b)) => a.rms.hypot(b.rms),
+        _ => f64::INFINITY,
+    }
+}
 
 /// One observation kept in a track's history.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -115,6 +135,13 @@ pub struct TrackerParams {
     pub max_tracks: usize,
     /// Largest area ratio between consecutive detections of one track.
     pub max_area_ratio: f64,
+    /// A detection counts as explained (starts no new track) when an established track
+    /// predicted it within this many px (or half the blob's width, if larger).
+    pub explain_px: f64,
+    /// A frame with more detections than this, and several times the scene's usual count, is
+    /// a clutter burst (an I-frame pulse, a gust through foliage): no track starts from it
+    /// and only established tracks use it.
+    pub burst_blobs: usize,
 }
 
 impl Default for TrackerParams {
@@ -123,12 +150,14 @@ impl Default for TrackerParams {
             meas_sd: 1.5,
             vel_sd: 700.0,
             acc_sd: 1500.0,
-            jerk: 4000.0,
+            jerk: 1500.0,
             gate: 3.5,
             gate_px: 4.0,
             max_gap_s: 0.3,
             max_tracks: 500,
             max_area_ratio: 3.0,
+            explain_px: 4.0,
+            burst_blobs: 40,
         }
     }
 }
@@ -167,6 +196,8 @@ pub struct Tracker {
     pub tracks: Vec<Track>,
     next_id: u64,
     last_t: Option<f64>,
+    /// Running mean of detections per frame.
+    typical_blobs: f64,
 }
 
 impl Tracker {
@@ -176,6 +207,7 @@ impl Tracker {
             tracks: Vec::new(),
             next_id: 1,
             last_t: None,
+            typical_blobs: 0.0,
         }
     }
 
@@ -194,69 +226,83 @@ impl Tracker {
             tr.y.predict(dt, p.jerk);
         }
         let r = p.meas_sd * p.meas_sd;
-        // Candidate pairs inside the gate, nearest (Mahalanobis) first.
-        let mut pairs: Vec<(f64, usize, usize)> = Vec::new();
-        for (ti, tr) in self.tracks.iter().enumerate() {
+        // A burst is judged against the scene's usual clutter (rain keeps it high all along).
+        let n = blobs.len() as f64;
+        let burst = blobs.len() > p.burst_blobs && n > 4.0 * self.typical_blobs + 20.0;
+        self.typical_blobs += 0.05 * (n.min(4.0 * self.typical_blobs + 40.0) - self.typical_blobs);
+        // Each track takes its nearest detection inside the gate; detections are shared.
+        let mut explained = vec![false; blobs.len()];
+        let mut took: Vec<Option<usize>> = vec![None; self.tracks.len()];
+        for (ti, tr) in self.tracks.iter_mut().enumerate() {
+            let established = tr.obs.len() >= 3;
+            if burst && !established {
+                tr.misses += 1;
+                continue;
+            }
             let (px, py) = tr.position();
             let sx = tr.x.innov_var(r).sqrt();
             let sy = tr.y.innov_var(r).sqrt();
-            let gx = p.gate * sx + p.gate_px;
-            let gy = p.gate * sy + p.gate_px;
+            let mut gx = p.gate * sx + p.gate_px;
+            let mut gy = p.gate * sy + p.gate_px;
+            if tr.obs.len() >= 4 {
+                // An established track's object moves on predictably: across a gap its gate
+                // grows with the distance it covers, not with the filter's young-track
+                // acceleration uncertainty (which let it jump onto clutter far off its path).
+                let (vx, vy) = tr.velocity();
+                let cap = 10.0 + 0.5 * vx.hypot(vy) * (t - tr.last_t);
+                gx = gx.min(cap);
+                gy = gy.min(cap);
+            }
             // Typical recent size of the track's object.
             let last_area = tr.obs.last().map(|o| o.area).unwrap_or(1) as f64;
+            let mut best: Option<(f64, usize)> = None;
             for (bi, b) in blobs.iter().enumerate() {
                 let dx = (b.x - px).abs();
                 let dy = (b.y - py).abs();
-                if dx <= gx && dy <= gy {
-                    // Sizes must be compatible (a raindrop does not continue a bottle's track);
-                    // tiny blobs vary a lot from frame to frame, so allow slack there.
-                    let (lo, hi) = (last_area.min(b.area as f64), last_area.max(b.area as f64));
-                    if hi > p.max_area_ratio * lo + 6.0 {
-                        continue;
-                    }
-                    let d = (dx / gx).powi(2) + (dy / gy).powi(2) + 0.1 * (hi / lo).ln();
-                    pairs.push((d, ti, bi));
-                }
-            }
-        }
-        pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let mut t_used = vec![false; self.tracks.len()];
-        let mut b_used = vec![false; blobs.len()];
-        // Longer tracks choose first among near-equal distances: sort is stable on distance only,
-        // so prefer established tracks by doing two passes.
-        for pass in 0..2 {
-            for &(_, ti, bi) in &pairs {
-                if t_used[ti] || b_used[bi] {
+                if dx > gx || dy > gy {
                     continue;
                 }
-                let established = self.tracks[ti].obs.len() >= 3;
-                if pass == 0 && !established {
+                // Sizes must be compatible (a raindrop does not continue a bottle's track);
+                // tiny blobs vary a lot from frame to frame, so allow slack there.
+                let (lo, hi) = (last_area.min(b.area as f64), last_area.max(b.area as f64));
+                if hi > p.max_area_ratio * lo + 6.0 {
                     continue;
                 }
-                t_used[ti] = true;
-                b_used[bi] = true;
-                let b = &blobs[bi];
-                let tr = &mut self.tracks[ti];
-                tr.x.update(b.x, r);
-                tr.y.update(b.y, r);
-                tr.obs.push(Obs {
-                    t,
-                    x: b.x,
-                    y: b.y,
-                    area: b.area,
-                });
-                tr.last_t = t;
-                tr.misses = 0;
+                let d = (dx / gx).powi(2) + (dy / gy).powi(2) + 0.1 * (hi / lo).ln();
+                if !matches!(best, Some((bd, _)) if bd <= d) {
+                    best = Some((d, bi));
+                }
             }
-        }
-        for (ti, used) in t_used.iter().enumerate() {
-            if !used {
-                self.tracks[ti].misses += 1;
+            let Some((_, bi)) = best else {
+                tr.misses += 1;
+                continue;
+            };
+            took[ti] = Some(bi);
+            let b = &blobs[bi];
+            if established {
+                let near = (b.x - px).hypot(b.y - py);
+                if near <= p.explain_px.max(0.5 * (b.area as f64).sqrt()) {
+                    explained[bi] = true;
+                }
             }
+            tr.x.update(b.x, r);
+            tr.y.update(b.y, r);
+            tr.obs.push(Obs {
+                t,
+                x: b.x,
+                y: b.y,
+                area: b.area,
+            });
+            tr.last_t = t;
+            tr.misses = 0;
         }
+        let dead = self.duplicates(&took);
         let mut ended = Vec::new();
         let mut keep = Vec::with_capacity(self.tracks.len());
-        for tr in self.tracks.drain(..) {
+        for (ti, tr) in self.tracks.drain(..).enumerate() {
+            if dead[ti] {
+                continue;
+            }
             if t - tr.last_t > p.max_gap_s {
                 ended.push(tr);
             } else {
@@ -265,7 +311,7 @@ impl Tracker {
         }
         self.tracks = keep;
         for (bi, b) in blobs.iter().enumerate() {
-            if b_used[bi] || self.tracks.len() >= p.max_tracks {
+            if burst || explained[bi] || self.tracks.len() >= p.max_tracks {
                 continue;
             }
             let id = self.next_id;
@@ -287,6 +333,65 @@ impl Tracker {
             });
         }
         ended
+    }
+
+    /// Tracks that took the same detections for the last [`DUP_OBS`] frames follow one object:
+    /// keep one. A clutter track that captured the object carries its erratic past into the
+    /// recent window, so the smoother recent path wins; among equally smooth ones the longest
+    /// (earliest alarm). Alarmed tracks are never dropped. Returns a drop flag per track.
+    fn duplicates(&self, took: &[Option<usize>]) -> Vec<bool> {
+        let mut dead = vec![false; self.tracks.len()];
+        let mut order: Vec<(usize, usize)> = took
+            .iter()
+            .enumerate()
+            .filter_map(|(ti, b)| b.map(|b| (b, ti)))
+            .filter(|&(_, ti)| self.tracks[ti].obs.len() >= DUP_OBS)
+            .collect();
+        order.sort_unstable();
+        for group in order.chunk_by(|a, b| a.0 == b.0) {
+            if group.len() < 2 {
+                continue;
+            }
+            let tail = |ti: usize| {
+                let o = &self.tracks[ti].obs;
+                &o[o.len() - DUP_OBS..]
+            };
+            let first = tail(group[0].1);
+            let same: Vec<usize> = group
+                .iter()
+                .map(|&(_, ti)| ti)
+                .filter(|&ti| tail(ti) == first)
+                .collect();
+            if same.len() < 2 {
+                continue;
+            }
+            let keeper = match same.iter().find(|&&ti| self.tracks[ti].alarmed.is_some()) {
+                Some(&ti) => ti,
+                None => {
+                    let rough: Vec<f64> = same
+                        .iter()
+                        .map(|&ti| recent_rms(&self.tracks[ti].obs))
+                        .collect();
+                    let best = rough.iter().cloned().fold(f64::INFINITY, f64::min);
+                    let mut k = same[0];
+                    let mut k_len = 0;
+                    for (&ti, &r) in same.iter().zip(&rough) {
+                        let len = self.tracks[ti].obs.len();
+                        if r <= 1.5 * best + 0.5 && len > k_len {
+                            k = ti;
+                            k_len = len;
+                        }
+                    }
+                    k
+                }
+            };
+            for &ti in &same {
+                if ti != keeper && self.tracks[ti].alarmed.is_none() {
+                    dead[ti] = true;
+                }
+            }
+        }
+        dead
     }
 
     /// End every track (end of stream or after a global change).
