@@ -232,23 +232,27 @@ impl Homography {
         // Columns of T·M, T moving the principal point to the origin.
         let col = |j: usize| [m[0][j] - cx * m[2][j], m[1][j] - cy * m[2][j], m[2][j]];
         let (a, b, c) = (col(0), col(1), col(2));
-        // Two linear equations in w = 1/f²: orthogonality and equal norms of r1, r2.
-        let e1 = (a[0] * b[0] + a[1] * b[1], a[2] * b[2]);
-        let e2 = (
-            a[0] * a[0] + a[1] * a[1] - b[0] * b[0] - b[1] * b[1],
-            a[2] * a[2] - b[2] * b[2],
-        );
-        let n1 = e1.0.hypot(e1.1).max(1e-300);
-        let n2 = e2.0.hypot(e2.1).max(1e-300);
-        let (p1, q1, p2, q2) = (e1.0 / n1, e1.1 / n1, e2.0 / n2, e2.1 / n2);
-        let den = p1 * p1 + p2 * p2;
-        if den < 1e-12 {
+        // Two linear equations in w = 1/f², p·w + q = 0: orthogonality and equal norms of r1,
+        // r2. Either can be degenerate (no yaw makes the first 0 = 0, no pitch the second), so
+        // each is solved alone and weighted by how well it is conditioned.
+        let (aa, bb) = (a[0] * a[0] + a[1] * a[1], b[0] * b[0] + b[1] * b[1]);
+        let eqs = [
+            (a[0] * b[0] + a[1] * b[1], a[2] * b[2], (aa * bb).sqrt()),
+            (aa - bb, a[2] * a[2] - b[2] * b[2], aa + bb),
+        ];
+        let (mut sw, mut sum) = (0.0, 0.0);
+        for (p, q, scale) in eqs {
+            let cond = (p / scale.max(1e-300)).powi(2);
+            let w = -q / p;
+            if cond > 1e-8 && w.is_finite() && w > 0.0 {
+                sw += cond;
+                sum += cond * w;
+            }
+        }
+        if sw <= 0.0 {
             return None;
         }
-        let w = -(p1 * q1 + p2 * q2) / den;
-        if !(w.is_finite() && w > 0.0) {
-            return None;
-        }
+        let w = sum / sw;
         let f = 1.0 / w.sqrt();
         if !(0.15 * width..=8.0 * width).contains(&f) {
             return None;
@@ -1161,5 +1165,80 @@ mod tests {
             .collect();
         let j = judge(&short, Some(&hom), 720.0, &PhysicsParams::default());
         assert!(!j.falling, "uniform 0.6 s descent accepted: {}", j.reason);
+    }
+
+    /// A pinhole camera on the ground 25 m from the facade, 1.5 m up, pitched 35° up, f = 800 px,
+    /// 1280×720. Returns the image point of a world point (along, height, in front of the facade).
+    fn pinhole(p: [f64; 3]) -> (f64, f64) {
+        let (s, c) = 35f64.to_radians().sin_cos();
+        let d = [p[0], p[1] - 1.5, p[2] - 25.0];
+        let xc = d[0];
+        let yc = -c * d[1] - s * d[2];
+        let zc = s * d[1] - c * d[2];
+        (639.5 + 800.0 * xc / zc, 359.5 + 800.0 * yc / zc)
+    }
+
+    fn pinhole_homography() -> Homography {
+        let mut img = Vec::new();
+        let mut world = Vec::new();
+        for x in [-15.0, -5.0, 5.0, 15.0] {
+            for h in [8.0, 18.0, 28.0, 38.0] {
+                let (u, v) = pinhole([x, h, 0.0]);
+                img.push([u, v]);
+                world.push([x, h]);
+            }
+        }
+        let mut hom = Homography::from_points(&img, &world).unwrap();
+        hom.set_image_size(1280, 720);
+        hom
+    }
+
+    #[test]
+    fn camera_pose_is_recovered_from_the_calibration() {
+        let pose = pinhole_homography().pose.expect("pose");
+        assert!((pose.focal_px - 800.0).abs() < 2.0, "{pose:?}");
+        assert!((pose.dist_m - 25.0).abs() < 0.1, "{pose:?}");
+        assert!((pose.height_m - 1.5).abs() < 0.1, "{pose:?}");
+        assert!(pose.along_m.abs() < 0.1, "{pose:?}");
+        // A fronto-parallel, affine calibration has no perspective to read a pose from.
+        let img = [[0.0, 600.0], [1000.0, 600.0], [1000.0, 0.0], [0.0, 0.0]];
+        let world = [[0.0, 0.0], [100.0, 0.0], [100.0, 60.0], [0.0, 60.0]];
+        let mut flat = Homography::from_points(&img, &world).unwrap();
+        flat.set_image_size(1280, 720);
+        assert!(flat.pose.is_none(), "{:?}", flat.pose);
+    }
+
+    /// Thrown out at 3 m/s from 30 m: seen from below, the object first climbs the facade's
+    /// projection. Judged in the facade plane it "rises at the start"; projected back with
+    /// the recovered camera pose it is a fall from about 30 m.
+    #[test]
+    fn an_object_thrown_towards_the_camera_is_a_fall_from_its_window() {
+        let hom = pinhole_homography();
+        let obs: Vec<Obs> = (0..40)
+            .map(|i| {
+                let t = i as f64 * 0.04;
+                let p = [3.0 + 0.3 * t, 30.0 + 0.3 * t - 0.5 * G * t * t, 3.0 * t];
+                let (x, y) = pinhole(p);
+                Obs {
+                    t: 2.0 + t,
+                    x,
+                    y,
+                    area: 20,
+                }
+            })
+            .collect();
+        let params = PhysicsParams::default();
+        let plane = judge_plane(&obs, Some(&hom), 720.0, &params);
+        assert!(!plane.falling, "judged in the plane: {}", plane.reason);
+        let j = judge(&obs, Some(&hom), 720.0, &params);
+        assert!(j.falling, "{}", j.reason);
+        assert_eq!(j.reason, "thrown outward");
+        let h = j.height_m.unwrap();
+        assert!((h - 30.0).abs() < 1.5, "release height {h}");
+        assert!((j.acc - G).abs() < 1.5, "acceleration {}", j.acc);
+        // The same path without the pose (a calibration that cannot give one) stays rejected.
+        let mut no_pose = hom.clone();
+        no_pose.pose = None;
+        assert!(!judge(&obs, Some(&no_pose), 720.0, &params).falling);
     }
 }

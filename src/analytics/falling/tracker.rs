@@ -400,3 +400,87 @@ impl Tracker {
         std::mem::take(&mut self.tracks)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn blob(x: f64, y: f64, area: u32) -> Blob {
+        let r = ((area as f64).sqrt() / 2.0).max(1.0);
+        Blob {
+            x,
+            y,
+            area,
+            x0: (x - r) as u32,
+            y0: (y - r) as u32,
+            x1: (x + r) as u32,
+            y1: (y + r) as u32,
+        }
+    }
+
+    /// Laundry flapping next to a window has an established, erratic track when a bottle
+    /// falls past it: the bottle must still get a track of its own that holds all of its
+    /// detections and none of the laundry's.
+    #[test]
+    fn a_clutter_track_does_not_capture_a_falling_object() {
+        let mut tr = Tracker::new(TrackerParams::default());
+        let dt = 0.04;
+        let mut object = Vec::new();
+        for i in 0..60 {
+            let t = i as f64 * dt;
+            let mut blobs = Vec::new();
+            // Laundry: jumps about (±6 px) around (300, 200) every frame.
+            let j = ((i * 7919) % 13) as f64 - 6.0;
+            blobs.push(blob(300.0 + j, 200.0 - 0.5 * j, 12));
+            // The bottle: let go at (306, 195) at t = 1 s, 250 px/s² in the image.
+            if t >= 1.0 {
+                let u = t - 1.0;
+                let p = (306.0 + 5.0 * u, 195.0 + 125.0 * u * u);
+                object.push((t, p.0, p.1));
+                blobs.push(blob(p.0, p.1, 10));
+            }
+            tr.step(t, &blobs);
+        }
+        let best = tr
+            .tracks
+            .iter()
+            .map(|k| {
+                let hits = object
+                    .iter()
+                    .filter(|(t, x, y)| {
+                        k.obs.iter().any(|o| {
+                            (o.t - t).abs() < 1e-9
+                                && (o.x - x).abs() < 1e-6
+                                && (o.y - y).abs() < 1e-6
+                        })
+                    })
+                    .count();
+                (hits, k)
+            })
+            .max_by_key(|(h, _)| *h)
+            .expect("tracks");
+        assert!(
+            best.0 + 2 >= object.len(),
+            "object track holds {} of {}",
+            best.0,
+            object.len()
+        );
+        let clutter = best.1.obs.iter().filter(|o| o.t < 1.0).count();
+        assert_eq!(
+            clutter, 0,
+            "object track starts with {clutter} laundry detections"
+        );
+        // And only one track carries the object (duplicates are pruned).
+        let carriers = tr
+            .tracks
+            .iter()
+            .filter(|k| {
+                k.obs.len() >= 10
+                    && k.obs
+                        .last()
+                        .is_some_and(|o| (o.y - object[object.len() - 1].2).abs() < 1e-6)
+            })
+            .count();
+        assert_eq!(carriers, 1);
+    }
+}
