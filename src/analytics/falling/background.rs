@@ -796,6 +796,46 @@ impl Background {
         let tol = (sd.abs() * 4 / 2).max(1); // ¼ levels×9 → 1/16 levels×9, halved
         let (y0, y1) = (y.saturating_sub(r).max(1), (y + r).min(h - 2));
         let (x0, x1) = (x.saturating_sub(r).max(1), (x + r).min(w - 2));
+        // Per centre row: 3-row column sums once, then each 3×3 sum is three of them.
+        let mut cols = [0i32; 64];
+        let nc = x1 + 3 - x0;
+        if nc > cols.len() {
+            return self.box_matches_shifted_slow(g16, tol, x, y, (x0, x1), (y0, y1));
+        }
+        for cy in y0..=y1 {
+            let rows = [
+                &self.bg[(cy - 1) * w + x0 - 1..(cy - 1) * w + x1 + 2],
+                &self.bg[cy * w + x0 - 1..cy * w + x1 + 2],
+                &self.bg[(cy + 1) * w + x0 - 1..(cy + 1) * w + x1 + 2],
+            ];
+            for (j, c) in cols[..nc].iter_mut().enumerate() {
+                *c = rows[0][j] as i32 + rows[1][j] as i32 + rows[2][j] as i32;
+            }
+            for cx in x0..=x1 {
+                if cx == x && cy == y {
+                    continue;
+                }
+                let j = cx - x0;
+                let bsum = cols[j] + cols[j + 1] + cols[j + 2];
+                if (g16 - bsum).abs() <= tol {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
+    /// [`box_matches_shifted`](Self::box_matches_shifted) for very large `r`.
+    fn box_matches_shifted_slow(
+        &self,
+        g16: i32,
+        tol: i32,
+        x: usize,
+        y: usize,
+        (x0, x1): (usize, usize),
+        (y0, y1): (usize, usize),
+    ) -> bool {
+        let w = self.width;
         for cy in y0..=y1 {
             for cx in x0..=x1 {
                 if cx == x && cy == y {
