@@ -45,7 +45,7 @@ impl Default for ForegroundParams {
     }
 }
 
-/// Frames during which every pixel is processed (the deviation is still learning fast).
+/// Frames during which quiet pixels learn every frame (the deviation is still learning fast).
 const YOUNG_FRAMES: u64 = 40;
 
 /// Quiet pixels (see [`Background::apply`]) learn on every `QUIET_EVERY`-th frame only, then
@@ -195,13 +195,13 @@ impl Background {
     /// Most of a fixed camera's picture does not change between frames (static facade,
     /// H.264 skip blocks), and a pixel can only be foreground when it changed by more than
     /// `min_step` — or, for the faint pass, when some pixel of its 3×3 neighbourhood changed
-    /// by more than `faint_step`. So once the model has settled (`YOUNG_FRAMES`), a cheap
-    /// pass finds the 32-px row segments where some pixel changed by more than
+    /// by more than `faint_step`. So a cheap pass finds the 32-px row segments where some pixel changed by more than
     /// [`quiet_step`](Self::quiet_step); the full kernel runs only on those (with the faint
     /// pass on: also rows ±2 and a 2-px margin, which its 3×3 sums read), and every other
-    /// pixel is background by construction. Quiet pixels still learn, so slow light changes
-    /// are followed: bands of `QUIET_BAND` rows take turns, each updated every
-    /// `QUIET_EVERY`-th frame with `QUIET_EVERY` model steps.
+    /// pixel is background by construction. Quiet pixels still learn: while the model is
+    /// young (`YOUNG_FRAMES`) one step every frame, exactly as the full kernel; then, so slow
+    /// light changes are still followed at a fraction of the cost, bands of `QUIET_BAND`
+    /// rows take turns, each updated every `QUIET_EVERY`-th frame with `QUIET_EVERY` steps.
     pub fn apply(&mut self, gray: &[u8], fg: &mut Vec<u8>) -> usize {
         let n = self.width * self.height;
         fg.resize(n, 0);
@@ -236,7 +236,7 @@ impl Background {
         };
         let faint = self.faint;
         self.faint_ready = faint;
-        if young || !self.skip_quiet {
+        if !self.skip_quiet {
             self.all_done = true;
             let mut count = 0;
             for y in 0..h {
@@ -249,27 +249,102 @@ impl Background {
             self.activity(gray, u8::MAX);
         }
         let phase = (self.frames as usize) % QUIET_EVERY;
-        let pad = if faint { 2 } else { 0 };
+        let pass = RowPass {
+            k,
+            faint,
+            young,
+            phase,
+        };
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU supports AVX2 (checked just above).
+                return unsafe { self.rows_avx2(gray, fg, &pass) };
+            }
+        }
+        self.rows(gray, fg, &pass)
+    }
+
+    /// [`rows`](Self::rows) compiled for AVX2, so the kernels inline into one loop.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn rows_avx2(&mut self, gray: &[u8], fg: &mut [u8], pass: &RowPass) -> usize {
+        self.rows(gray, fg, pass)
+    }
+
+    /// Every row of a settled model: the full kernel on the busy runs, the quiet rest
+    /// learning on its schedule.
+    #[inline(always)]
+    fn rows(&mut self, gray: &[u8], fg: &mut [u8], pass: &RowPass) -> usize {
+        let (w, h) = (self.width, self.height);
+        let k = &pass.k;
+        let pad = if pass.faint { 2 } else { 0 };
+        let masked = self.active < self.mask.len();
         let mut count = 0;
         for y in 0..h {
-            let busy = if faint {
+            let busy = if pass.faint {
                 self.act[y.saturating_sub(2)..(y + 3).min(h)]
                     .iter()
                     .fold(0, |a, &m| a | m)
             } else {
                 self.act[y]
             };
-            let learn = (y / QUIET_BAND + phase) % QUIET_EVERY == 0;
+            // While young every quiet pixel takes its one model step every frame (exactly
+            // what the full kernel would do); later, bands take turns.
+            let reps = if pass.young {
+                1
+            } else if (y / QUIET_BAND + pass.phase) % QUIET_EVERY == 0 {
+                QUIET_EVERY
+            } else {
+                0
+            };
             let row = y * w;
             let mut x = 0;
             for (x0, x1) in seg_runs(busy, self.seg_w, w, pad) {
-                self.quiet_run(gray, fg, row + x, row + x0, &k, learn);
-                count += self.run(gray, fg, row + x0, row + x1, &k, faint);
+                self.quiet_run(gray, fg, row + x..row + x0, k, reps);
+                let r = row + x0..row + x1;
+                count += match (masked, pass.faint) {
+                    (false, false) => fg_kernel::<false, false>(self.io(gray, fg, r, false), k),
+                    (false, true) => fg_kernel::<false, true>(self.io(gray, fg, r, true), k),
+                    (true, false) => fg_kernel::<true, false>(self.io(gray, fg, r, false), k),
+                    (true, true) => fg_kernel::<true, true>(self.io(gray, fg, r, true), k),
+                };
                 x = x1;
             }
-            self.quiet_run(gray, fg, row + x, row + w, &k, learn);
+            self.quiet_run(gray, fg, row + x..row + w, k, reps);
         }
         count
+    }
+
+    /// The kernel's slices for pixels `r`.
+    #[inline(always)]
+    fn io<'a>(
+        &'a mut self,
+        gray: &'a [u8],
+        fg: &'a mut [u8],
+        r: std::ops::Range<usize>,
+        dq: bool,
+    ) -> KernelIo<'a> {
+        let masked = self.active < self.mask.len();
+        let (q, s) = if dq {
+            (&mut self.dq[r.clone()], &mut self.sq[r.clone()])
+        } else {
+            (&mut [][..], &mut [][..])
+        };
+        KernelIo {
+            g: &gray[r.clone()],
+            b: &mut self.bg[r.clone()],
+            d: &mut self.dev[r.clone()],
+            p: &mut self.prev[r.clone()],
+            m: if masked {
+                &self.mask[r.clone()]
+            } else {
+                &[][..]
+            },
+            f: &mut fg[r],
+            dq: q,
+            sq: s,
+        }
     }
 
     /// A pixel is quiet when it changed from the previous frame by at most this many levels
@@ -358,35 +433,46 @@ impl Background {
         }
     }
 
-    /// Quiet pixels `i0..i1`: background by construction. They take the new frame as the
-    /// previous one, and on their schedule (`learn`) make `QUIET_EVERY` model steps.
+    /// Quiet pixels `r`: background by construction. They take the new frame as the
+    /// previous one and make `reps` model steps (0, 1 or `QUIET_EVERY`).
+    #[inline(always)]
     fn quiet_run(
         &mut self,
         gray: &[u8],
         fg: &mut [u8],
-        i0: usize,
-        i1: usize,
+        r: std::ops::Range<usize>,
         k: &Kernel,
-        learn: bool,
+        reps: usize,
     ) {
-        if i0 >= i1 {
+        if r.is_empty() {
             return;
         }
-        if learn {
-            let r = i0..i1;
-            let (g, b, d, p, f) = (
-                &gray[r.clone()],
-                &mut self.bg[r.clone()],
-                &mut self.dev[r.clone()],
-                &mut self.prev[r.clone()],
-                &mut fg[r],
-            );
-            learn_dispatch::<QUIET_EVERY>(g, b, d, p, f, k);
+        if reps == 0 {
+            self.prev[r.clone()].copy_from_slice(&gray[r.clone()]);
+            fg[r].fill(0);
+            return;
+        }
+        let (g, b, d, p, f) = (
+            &gray[r.clone()],
+            &mut self.bg[r.clone()],
+            &mut self.dev[r.clone()],
+            &mut self.prev[r.clone()],
+            &mut fg[r],
+        );
+        if reps == 1 {
+            learn_kernel::<1>(g, b, d, p, f, k);
         } else {
-            self.prev[i0..i1].copy_from_slice(&gray[i0..i1]);
-            fg[i0..i1].fill(0);
+            learn_kernel::<QUIET_EVERY>(g, b, d, p, f, k);
         }
     }
+}
+
+/// What [`Background::rows`] does on this frame.
+struct RowPass {
+    k: Kernel,
+    faint: bool,
+    young: bool,
+    phase: usize,
 }
 
 /// Pixel ranges `[x0, x1)` of the runs of set bits in `mask` (segments `seg_w` wide), each
@@ -587,37 +673,6 @@ fn learn_kernel<const REPS: usize>(
         p[i] = g[i];
         f[i] = 0;
     }
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn learn_avx2<const REPS: usize>(
-    g: &[u8],
-    b: &mut [i16],
-    d: &mut [i16],
-    p: &mut [u8],
-    f: &mut [u8],
-    k: &Kernel,
-) {
-    learn_kernel::<REPS>(g, b, d, p, f, k)
-}
-
-fn learn_dispatch<const REPS: usize>(
-    g: &[u8],
-    b: &mut [i16],
-    d: &mut [i16],
-    p: &mut [u8],
-    f: &mut [u8],
-    k: &Kernel,
-) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2 (checked just above).
-            return unsafe { learn_avx2::<REPS>(g, b, d, p, f, k) };
-        }
-    }
-    learn_kernel::<REPS>(g, b, d, p, f, k)
 }
 
 /// The per-pixel test and update. `MASK`: read the keep-mask (else every pixel is analysed);
