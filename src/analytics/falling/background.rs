@@ -371,11 +371,11 @@ impl Background {
         {
             let strong;
             (*act, strong) = row_activity_dispatch(g, p, shift, t, min_change);
-            if strong {
-                // Rows with strong changes are few: count them exactly.
-                changed += g
+            // Segments with strong changes are few: count those exactly.
+            for (x0, x1) in seg_runs(strong, self.seg_w, w, 0) {
+                changed += g[x0..x1]
                     .iter()
-                    .zip(p)
+                    .zip(&p[x0..x1])
                     .map(|(&a, &b)| (a.abs_diff(b) > min_change) as u16)
                     .sum::<u16>() as usize;
             }
@@ -496,10 +496,10 @@ fn seg_runs(mask: u64, seg_w: usize, w: usize, pad: usize) -> impl Iterator<Item
 }
 
 /// Per column segment of one row (`32 << seg_shift` px), whether some |g − p| exceeds
-/// `t`, as a bit mask; and whether any exceeds `t_strong`.
+/// `t`, and whether some exceeds `t_strong`, as two bit masks.
 #[inline(always)]
-fn row_activity(g: &[u8], p: &[u8], seg_shift: u32, t: u8, t_strong: u8) -> (u64, bool) {
-    let (mut act, mut strong) = (0u64, false);
+fn row_activity(g: &[u8], p: &[u8], seg_shift: u32, t: u8, t_strong: u8) -> (u64, u64) {
+    let (mut act, mut strong) = (0u64, 0u64);
     let mut gc = g.chunks_exact(32);
     let mut pc = p.chunks_exact(32);
     let mut c = 0usize;
@@ -515,32 +515,27 @@ fn row_activity(g: &[u8], p: &[u8], seg_shift: u32, t: u8, t_strong: u8) -> (u64
             on |= d > t;
             st |= d > t_strong;
         }
-        act |= (on as u64) << ((c >> seg_shift) & 63);
-        strong |= st;
+        let s = (c >> seg_shift) & 63;
+        act |= (on as u64) << s;
+        strong |= (st as u64) << s;
         c += 1;
     }
     let s = (c >> seg_shift) & 63;
     for (a, b) in gc.remainder().iter().zip(pc.remainder()) {
         let d = a.abs_diff(*b);
         act |= ((d > t) as u64) << s;
-        strong |= d > t_strong;
+        strong |= ((d > t_strong) as u64) << s;
     }
     (act, strong)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn row_activity_avx2(
-    g: &[u8],
-    p: &[u8],
-    seg_shift: u32,
-    t: u8,
-    t_strong: u8,
-) -> (u64, bool) {
+unsafe fn row_activity_avx2(g: &[u8], p: &[u8], seg_shift: u32, t: u8, t_strong: u8) -> (u64, u64) {
     row_activity(g, p, seg_shift, t, t_strong)
 }
 
-fn row_activity_dispatch(g: &[u8], p: &[u8], seg_shift: u32, t: u8, t_strong: u8) -> (u64, bool) {
+fn row_activity_dispatch(g: &[u8], p: &[u8], seg_shift: u32, t: u8, t_strong: u8) -> (u64, u64) {
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx2") {
