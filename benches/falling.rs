@@ -58,6 +58,43 @@ fn bench(c: &mut Criterion) {
         })
     });
 
+    // Every pixel every frame (the model before quiet-pixel skipping), for comparison.
+    g.bench_function("foreground_full", |b| {
+        let mut bg = Background::new(
+            W as usize,
+            H as usize,
+            Vec::new(),
+            ForegroundParams::default(),
+        );
+        bg.set_skip_quiet(false);
+        let mut fg = Vec::new();
+        let mut i = 0;
+        b.iter(|| {
+            i = (i + 1) % fr.len();
+            black_box(bg.apply(&fr[i].gray, &mut fg));
+        })
+    });
+
+    // What a calibrated camera runs: repeat check, model, shift test and faint pass.
+    g.bench_function("foreground+faint", |b| {
+        let mut bg = Background::new(
+            W as usize,
+            H as usize,
+            Vec::new(),
+            ForegroundParams::default(),
+        );
+        let mut fg = Vec::new();
+        let mut i = 0;
+        b.iter(|| {
+            i = (i + 1) % fr.len();
+            let g = &fr[i].gray;
+            black_box(bg.changed_pixels(g, 12));
+            bg.apply(g, &mut fg);
+            black_box(bg.suppress_shifted(g, &mut fg, 2));
+            black_box(bg.add_faint(g, &mut fg, 2));
+        })
+    });
+
     g.bench_function("foreground+components", |b| {
         let mut bg = Background::new(
             W as usize,

@@ -562,7 +562,9 @@ impl Analytic for FallingAnalytic {
         // A sparse sample would call a frame "repeated" when only a few-pixel object moved in
         // a bit-static (skip-block) scene, so compare every pixel: a repeat has (almost) no
         // pixel that changed strongly, while even a 3 px object moving changes a dozen.
-        if self.sample.len() == frame.gray.len() {
+        // The previous distinct frame is the model's previous frame, unless that one was
+        // motion-compensated: then `sample` keeps it as it came (empty otherwise).
+        let strong = if self.sample.len() == frame.gray.len() {
             // Sums of 0/1 in u16 over 32 K-pixel chunks (not filter().count()) so the loop
             // vectorises; a chunk cannot overflow its u16.
             let strong: u32 = frame
@@ -576,13 +578,16 @@ impl Analytic for FallingAnalytic {
                         .sum::<u16>() as u32
                 })
                 .sum();
-            if strong <= 2 {
-                self.duplicate_frames += 1;
-                return out;
-            }
+            Some(strong as usize)
+        } else {
+            self.bg
+                .as_mut()
+                .and_then(|bg| bg.changed_pixels(&frame.gray, 12))
+        };
+        if strong.is_some_and(|s| s <= 2) {
+            self.duplicate_frames += 1;
+            return out;
         }
-        self.sample.clear();
-        self.sample.extend_from_slice(&frame.gray);
         if let Some(lt) = self.last_distinct_t {
             let dt = t - lt;
             if dt > 0.0 && dt < 1.0 {
@@ -603,7 +608,12 @@ impl Analytic for FallingAnalytic {
             None
         };
         let gray: &[u8] = compensated.as_deref().unwrap_or(&frame.gray);
+        self.sample.clear();
+        if moved {
+            self.sample.extend_from_slice(&frame.gray);
+        }
         let faint = self.params.faint || (self.params.faint_calibrated && self.hom.is_some());
+        bg.set_faint_pass(faint);
         let raw_fg = bg.apply(gray, &mut self.fg);
         // A shaken frame lights up every edge: if that is most of the foreground, the
         // neighbourhood test below removes it; only what is left counts.
