@@ -147,7 +147,8 @@ pub struct FallingAnalytic {
     pub global_frames: u64,
     /// Repeated (identical) frames skipped.
     pub duplicate_frames: u64,
-    /// The previous distinct frame (duplicate detection).
+    /// The previous distinct frame as it came, kept only when it was motion-compensated
+    /// (otherwise the background model's previous frame serves the repeat check).
     sample: Vec<u8>,
     /// Smoothed interval between distinct frames (s).
     frame_dt: f64,
@@ -322,6 +323,16 @@ impl FallingAnalytic {
         }
     }
 
+    /// The physics judgement of a track with this camera's calibration and thresholds.
+    fn judge(&self, obs: &[tracker::Obs]) -> Judgement {
+        physics::judge(
+            obs,
+            self.hom.as_ref(),
+            self.height as f64,
+            &self.params.physics,
+        )
+    }
+
     fn floor_of(&self, h: f64) -> i32 {
         (h / self.cfg.floor_height_m).floor() as i32 + 1
     }
@@ -369,12 +380,7 @@ impl FallingAnalytic {
         if (n as f64) < density * expected {
             return None;
         }
-        let j = physics::judge(
-            &tr.obs,
-            self.hom.as_ref(),
-            self.height as f64,
-            &self.params.physics,
-        );
+        let j = self.judge(&tr.obs);
         if !j.falling {
             return None;
         }
@@ -406,12 +412,7 @@ impl FallingAnalytic {
             if tr.obs.len() >= self.params.physics.min_points
                 && tracing::enabled!(tracing::Level::DEBUG)
             {
-                let j = physics::judge(
-                    &tr.obs,
-                    self.hom.as_ref(),
-                    self.height as f64,
-                    &self.params.physics,
-                );
+                let j = self.judge(&tr.obs);
                 let p = self
                     .model
                     .as_mut()
@@ -435,22 +436,12 @@ impl FallingAnalytic {
             self.recent_alarmed.pop_front();
         }
         let mut tr = tr;
-        let mut j = physics::judge(
-            &tr.obs,
-            self.hom.as_ref(),
-            self.height as f64,
-            &self.params.physics,
-        );
+        let mut j = self.judge(&tr.obs);
         if !j.falling && open.alarm_len < tr.obs.len() {
             // The track may have strayed onto clutter after the object left or faded: keep
             // the longest stretch that still judges as the fall that was alarmed.
             let n_ok = (open.alarm_len..tr.obs.len()).rev().find_map(|k| {
-                let jk = physics::judge(
-                    &tr.obs[..k],
-                    self.hom.as_ref(),
-                    self.height as f64,
-                    &self.params.physics,
-                );
+                let jk = self.judge(&tr.obs[..k]);
                 jk.falling.then_some((k, jk))
             });
             if let Some((k, jk)) = n_ok {

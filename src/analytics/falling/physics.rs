@@ -701,6 +701,10 @@ fn judge_thrown_out(
     p: &PhysicsParams,
 ) -> Option<Judgement> {
     let pose = hom.pose?;
+    // Too short to be accepted as thrown whatever the speed: skip the refits.
+    if obs.len() < p.thrown_min_points {
+        return None;
+    }
     let first = obs.first()?;
     let last = obs.last()?;
     // Still going down the picture overall: the correction only bends the start.
