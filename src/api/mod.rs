@@ -13,7 +13,9 @@
 pub mod config;
 mod error;
 mod handlers;
+pub mod limits;
 mod openapi;
+pub mod server;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -295,6 +297,8 @@ pub struct AppState {
     pub tokens: Arc<crate::auth::TokenCache>,
     /// Configuration reload (`POST /config/reload`); `None`: not available here.
     pub reloader: Option<Arc<dyn ConfigReloader>>,
+    /// Login throttling, download sessions, checked evidence hashes.
+    pub guards: Arc<limits::Guards>,
 }
 
 impl AppState {
@@ -314,6 +318,7 @@ impl AppState {
                 std::time::Duration::from_secs(5),
             )),
             reloader: None,
+            guards: Arc::default(),
         }
     }
 
