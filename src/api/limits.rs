@@ -70,9 +70,9 @@ impl Guards {
             }
         }
         let key = (user.to_string(), event, kind);
-        let new = m
-            .get(&key)
-            .map_or(true, |t| now.saturating_duration_since(*t) >= DOWNLOAD_SESSION);
+        let new = m.get(&key).map_or(true, |t| {
+            now.saturating_duration_since(*t) >= DOWNLOAD_SESSION
+        });
         m.insert(key, now);
         new
     }
