@@ -52,6 +52,40 @@ pub struct NodeConfig {
     pub name: Option<String>,
 }
 
+/// `[audit]`: how the tamper-evident audit log is protected (see `crate::audit`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditConfig {
+    /// HMAC-SM3 key file (64 hex digits, mode 0600, outside `data_dir`; make one with
+    /// `vigil audit keygen --out FILE`). Absent: the chain is an unkeyed SM3 chain.
+    #[serde(default)]
+    pub key_file: Option<PathBuf>,
+    /// Append-only file outside `data_dir` that receives the chain's head periodically.
+    #[serde(default)]
+    pub anchor_file: Option<PathBuf>,
+    /// Also send anchors to the local syslog (`/dev/log`, facility authpriv).
+    #[serde(default)]
+    pub anchor_syslog: bool,
+    /// How often the head is published when it moved (seconds).
+    #[serde(default = "default_anchor_interval")]
+    pub anchor_interval_s: f64,
+}
+
+fn default_anchor_interval() -> f64 {
+    60.0
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig {
+            key_file: None,
+            anchor_file: None,
+            anchor_syslog: false,
+            anchor_interval_s: default_anchor_interval(),
+        }
+    }
+}
+
 fn default_data_dir() -> PathBuf {
     PathBuf::from("data")
 }
@@ -258,6 +292,9 @@ pub struct Config {
     /// Evidence storage (`[evidence]`): SM4 encryption at rest.
     #[serde(default)]
     pub evidence: crate::evidence::crypt::EvidenceConfig,
+    /// Audit log signing and anchors (`[audit]`).
+    #[serde(default)]
+    pub audit: AuditConfig,
     /// Directory of the config file; relative paths in it resolve against this.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -328,6 +365,15 @@ impl Config {
             })?;
         }
         self.evidence.validate()?;
+        if !(1.0..=86_400.0).contains(&self.audit.anchor_interval_s) {
+            return Err(ConfigError::Node {
+                field: "audit.anchor_interval_s".into(),
+                reason: format!(
+                    "must be within 1..86400 s, got {}",
+                    self.audit.anchor_interval_s
+                ),
+            });
+        }
         for (i, w) in self.webhooks.iter().enumerate() {
             w.validate().map_err(|reason| ConfigError::Node {
                 field: format!("webhook[{i}]"),

@@ -43,19 +43,26 @@ pub enum NodeEvent {
 pub struct CameraLive {
     pub name: String,
     pub kind: String,
-    /// The thread's own state: `starting`, `online`, `ended`, `stopped` or `error`.
+    /// The thread's own state: `starting`, `online`, `restarting` (after a panic), `ended`,
+    /// `stopped` or `error`.
     pub state: String,
     pub input_fps: f64,
     pub analysed_fps: f64,
     pub last_error: Option<String>,
     /// Configuration generation whose analytic settings this camera runs.
     pub generation: u64,
+    /// Times the camera thread panicked and was restarted since the node started.
+    pub restarts: u64,
 }
 
 /// The state the API shows: `online`, `reconnecting` or `offline`.
 pub fn camera_state(live: &CameraLive, snap: &CounterSnapshot) -> &'static str {
     if matches!(live.state.as_str(), "ended" | "stopped" | "error") {
         return "offline";
+    }
+    // A camera thread that panicked is being restarted: the same as a source being retried.
+    if live.state == "restarting" {
+        return "reconnecting";
     }
     let fresh = snap.last_frame_age_s.is_some_and(|a| a < FRESH_S);
     if snap.online && fresh {
@@ -139,15 +146,21 @@ pub struct Node {
     control: Arc<NodeControl>,
 }
 
-struct ChannelSink {
+/// Sends a camera's events upward and remembers which alarms are still open, so that the
+/// supervisor can close them if the camera thread dies.
+struct ChannelSink<'a> {
     tx: Sender<NodeEvent>,
+    open: &'a mut HashMap<u64, Event>,
+    last_pts: &'a mut f64,
 }
 
-impl EventSink for ChannelSink {
+impl EventSink for ChannelSink<'_> {
     fn on_alarm(&mut self, event: &Event) {
+        self.open.insert(event.id, event.clone());
         let _ = self.tx.send(NodeEvent::Alarm(event.clone()));
     }
     fn on_complete(&mut self, event: &Event) {
+        self.open.remove(&event.id);
         let _ = self.tx.send(NodeEvent::Complete(event.clone()));
     }
 }
@@ -182,7 +195,7 @@ impl Node {
             };
             let thread = std::thread::Builder::new()
                 .name(format!("cam-{}", cam.name))
-                .spawn(move || run_camera(ctx))
+                .spawn(move || supervise_camera(ctx))
                 .ok();
             if thread.is_none() {
                 tracing::error!(camera = %cam.name, "cannot spawn camera thread");
@@ -353,23 +366,6 @@ fn diff_configs(old: &Config, new: &Config) -> (Vec<String>, Vec<String>, Vec<Ca
     (applied, restart, cams)
 }
 
-/// Drop user info and query from a URL shown to API clients (they may hold credentials).
-fn redact_url(url: &str) -> String {
-    let no_query = url.split(['?', '#']).next().unwrap_or("");
-    match no_query.split_once("://") {
-        Some((scheme, rest)) => {
-            let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
-            let host = host.rsplit('@').next().unwrap_or(host);
-            if path.is_empty() {
-                format!("{scheme}://{host}")
-            } else {
-                format!("{scheme}://{host}/{path}")
-            }
-        }
-        None => no_query.to_string(),
-    }
-}
-
 impl NodeControl {
     /// Apply `new` (already parsed and validated): analytic settings of existing cameras go to
     /// their threads; everything else is reported as needing a restart. Nothing changes when a
@@ -443,7 +439,7 @@ impl NodeControl {
                 {
                     for a in actions {
                         if let Some(u) = a.get("url").and_then(serde_json::Value::as_str) {
-                            let r = redact_url(u);
+                            let r = crate::ingest::redact_url(u);
                             a["url"] = serde_json::Value::String(r);
                         }
                         if let Some(o) = a.as_object_mut() {
@@ -545,6 +541,7 @@ struct CameraContext {
 
 /// Event numbers stay unique across analytic rebuilds: a rebuilt analytic counts from 1
 /// again, so its ids are shifted past every id handed out before.
+#[derive(Default)]
 struct IdShift {
     offset: u64,
     max_seen: u64,
@@ -559,7 +556,87 @@ impl IdShift {
     }
 }
 
-fn run_camera(ctx: CameraContext) {
+/// What outlives one run of a camera thread's body: event numbering (the store keys events
+/// by camera and number, so a restarted body must not reuse numbers) and the alarms still open.
+#[derive(Default)]
+struct Supervision {
+    ids: IdShift,
+    open: HashMap<u64, Event>,
+    last_pts: f64,
+}
+
+/// Longest wait between two restarts of a camera thread that keeps panicking.
+const RESTART_MAX: Duration = Duration::from_secs(30);
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
+/// Run `body` until it returns; a panic in it is logged with the camera's name, its open
+/// alarms are closed (ended at the last media time seen, without evidence), and it is started
+/// again after a backoff (1 s doubling to [`RESTART_MAX`]) unless the node is stopping. One
+/// camera's bad stream or bug never takes the others down, and never leaves alarms open.
+fn supervise(
+    name: &str,
+    live: &Mutex<CameraLive>,
+    stop: &AtomicBool,
+    tx: &Sender<NodeEvent>,
+    mut body: impl FnMut(&mut Supervision),
+) {
+    let mut sup = Supervision::default();
+    let mut backoff = Duration::from_secs(1);
+    loop {
+        let started = Instant::now();
+        let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| body(&mut sup)));
+        let Err(payload) = res else { return };
+        let msg = panic_message(payload.as_ref());
+        let restarts = {
+            let mut n = 0;
+            set_state(live, |l| {
+                l.restarts += 1;
+                n = l.restarts;
+                l.state = "restarting".into();
+                l.last_error = Some(format!("camera thread panicked: {msg}"));
+            });
+            n
+        };
+        tracing::error!(camera = %name, panic = %msg, restarts, "camera thread panicked; restarting it");
+        let mut open: Vec<Event> = sup.open.drain().map(|(_, e)| e).collect();
+        open.sort_by_key(|e| e.id);
+        for mut ev in open {
+            ev.end_s = ev.end_s.max(sup.last_pts);
+            ev.evidence = None;
+            tracing::warn!(camera = %name, event = ev.id, "closing an alarm the crashed camera left open");
+            let _ = tx.send(NodeEvent::Complete(ev));
+        }
+        // Numbers handed out before the panic stay used.
+        sup.ids.offset = sup.ids.max_seen;
+        // A body that ran a good while before failing starts over with a short wait.
+        if started.elapsed() > RESTART_MAX * 4 {
+            backoff = Duration::from_secs(1);
+        }
+        let until = Instant::now() + backoff;
+        while Instant::now() < until {
+            if stop.load(Ordering::SeqCst) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        backoff = (backoff * 2).min(RESTART_MAX);
+    }
+}
+
+fn supervise_camera(ctx: CameraContext) {
+    let name = ctx.cam.name.clone();
+    let (live, stop, tx) = (ctx.live.clone(), ctx.stop.clone(), ctx.tx.clone());
+    supervise(&name, &live, &stop, &tx, |sup| run_camera(&ctx, sup));
+}
+
+fn run_camera(ctx: &CameraContext, sup: &mut Supervision) {
     let CameraContext {
         cfg,
         cam,
@@ -571,18 +648,23 @@ fn run_camera(ctx: CameraContext) {
         evidence_dir,
         updates,
     } = ctx;
-    let mut analytics = match build_analytics(&cfg, &cam) {
+    let Supervision {
+        ids,
+        open,
+        last_pts,
+    } = sup;
+    let mut analytics = match build_analytics(cfg, cam) {
         Ok(a) => a,
         Err(e) => {
             tracing::error!(camera = %cam.name, error = %e, "camera disabled");
-            set_state(&live, |l| {
+            set_state(live, |l| {
                 l.state = "error".into();
                 l.last_error = Some(e.to_string());
             });
             return;
         }
     };
-    let opts = ingest_options(&cfg, &cam, &analytics);
+    let opts = ingest_options(cfg, cam, &analytics);
     let url = if cam.is_network() {
         cam.source.clone()
     } else {
@@ -599,16 +681,15 @@ fn run_camera(ctx: CameraContext) {
         counters.clone(),
         stop.clone(),
     );
-    let mut asm = EventAssembler::new(&cfg, &cam.name, Some(evidence_dir));
-    let mut sink = ChannelSink { tx };
+    let mut asm = EventAssembler::new(cfg, &cam.name, Some(evidence_dir.clone()));
+    let mut sink = ChannelSink {
+        tx: tx.clone(),
+        open,
+        last_pts,
+    };
     let mut times = vec![Duration::ZERO; analytics.len()];
     let mut window = (Instant::now(), 0u64);
-    let mut last_pts = 0.0;
     let mut last_thumb: Option<Instant> = None;
-    let mut ids = IdShift {
-        offset: 0,
-        max_seen: 0,
-    };
     loop {
         // New analytic settings from a reload: close the old analytics' open events (their
         // clips are still cut with the full post-roll), then continue with the new ones.
@@ -625,12 +706,12 @@ fn run_camera(ctx: CameraContext) {
             analytics = u.analytics;
             times = vec![Duration::ZERO; analytics.len()];
             ids.offset = ids.max_seen;
-            set_state(&live, |l| l.generation = u.generation);
+            set_state(live, |l| l.generation = u.generation);
             tracing::info!(camera = %cam.name, generation = u.generation, "new analytic settings in effect");
         }
         match source.next_frame() {
             Ok(Some(frame)) => {
-                last_pts = frame.pts_s;
+                *sink.last_pts = frame.pts_s;
                 for (i, a) in analytics.iter_mut().enumerate() {
                     let t0 = Instant::now();
                     let mut ups = a.on_frame(&frame);
@@ -653,7 +734,7 @@ fn run_camera(ctx: CameraContext) {
                 let el = window.0.elapsed().as_secs_f64();
                 if el >= 2.0 {
                     let fps = window.1 as f64 / el;
-                    set_state(&live, |l| {
+                    set_state(live, |l| {
                         l.state = "online".into();
                         l.input_fps = fps;
                         l.analysed_fps = fps;
@@ -663,14 +744,14 @@ fn run_camera(ctx: CameraContext) {
             }
             Ok(None) => {
                 tracing::info!(camera = %cam.name, "source ended");
-                set_state(&live, |l| l.state = "ended".into());
+                set_state(live, |l| l.state = "ended".into());
                 break;
             }
             Err(e) => {
                 if !stop.load(Ordering::SeqCst) {
                     tracing::error!(camera = %cam.name, error = %e, "camera stopped");
                 }
-                set_state(&live, |l| {
+                set_state(live, |l| {
                     l.state = "stopped".into();
                     l.last_error = Some(e.to_string());
                 });
@@ -686,7 +767,8 @@ fn run_camera(ctx: CameraContext) {
         ids.apply(&mut ups);
         asm.handle(ups, &mut sink);
     }
-    asm.flush(last_pts, source.ring(), true, &mut sink);
+    let last = *sink.last_pts;
+    asm.flush(last, source.ring(), true, &mut sink);
 }
 
 #[cfg(test)]
@@ -819,6 +901,64 @@ source = "rtsp://10.0.0.2/1"
     }
 
     #[test]
+    fn a_panicking_camera_is_restarted_and_its_open_alarms_closed() {
+        use crate::events::EventKind;
+        let live = Mutex::new(CameraLive::default());
+        let stop = AtomicBool::new(false);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let mut runs = 0;
+        supervise("tower", &live, &stop, &tx, |sup| {
+            runs += 1;
+            if runs == 1 {
+                // An alarm is open when the body dies.
+                let ev = Event::new(7, EventKind::FallingObject, "tower", 10.0, 0.9);
+                sup.open.insert(7, ev);
+                sup.ids.max_seen = 7;
+                sup.last_pts = 12.5;
+                panic!("zero-length SPS");
+            }
+            // The restarted body numbers its events after the ones already handed out.
+            assert_eq!(sup.ids.offset, 7);
+            assert!(sup.open.is_empty());
+        });
+        assert_eq!(runs, 2, "restarted once, then returned normally");
+        let l = live.lock().expect("live").clone();
+        assert_eq!(l.restarts, 1);
+        assert!(
+            l.last_error
+                .as_deref()
+                .is_some_and(|e| e.contains("zero-length SPS")),
+            "{l:?}"
+        );
+        match rx.try_recv() {
+            Ok(NodeEvent::Complete(ev)) => {
+                assert_eq!(ev.id, 7);
+                assert_eq!(ev.end_s, 12.5);
+                assert!(ev.evidence.is_none());
+            }
+            other => panic!("expected the open alarm to be closed, got {other:?}"),
+        }
+        assert!(rx.try_recv().is_err(), "nothing else sent");
+    }
+
+    #[test]
+    fn a_stopping_node_does_not_restart_a_crashed_camera() {
+        let live = Mutex::new(CameraLive::default());
+        let stop = AtomicBool::new(true);
+        let (tx, _rx) = std::sync::mpsc::channel();
+        let mut runs = 0;
+        supervise("tower", &live, &stop, &tx, |_| {
+            runs += 1;
+            panic!("boom");
+        });
+        assert_eq!(runs, 1);
+        assert_eq!(
+            camera_state(&live.lock().expect("live"), &Counters::default().snapshot()),
+            "reconnecting"
+        );
+    }
+
+    #[test]
     fn states_from_counters() {
         let c = Counters::default();
         let mut live = CameraLive {
@@ -855,14 +995,5 @@ source = "rtsp://10.0.0.2/1"
         assert_eq!((img.width(), img.height()), (320, 180));
         f.rgb = Some(vec![0; 5]);
         assert!(make_thumbnail(&f).is_none(), "inconsistent frame");
-    }
-
-    #[test]
-    fn urls_lose_credentials() {
-        assert_eq!(
-            redact_url("http://user:pw@10.0.0.9:8080/relay/1?key=abc"),
-            "http://10.0.0.9:8080/relay/1"
-        );
-        assert_eq!(redact_url("http://10.0.0.9"), "http://10.0.0.9");
     }
 }

@@ -155,16 +155,27 @@ impl EventAssembler {
         }
     }
 
+    /// Claim this event's evidence folder: `<camera>/<kind>-<id>-<UTC time>`, created
+    /// exclusively (see [`evidence::claim_event_dir`]) so that no restart can write into an
+    /// older event's folder. A folder that cannot be made leaves the event without evidence
+    /// (logged), never without its alarm.
     fn event_dir(&self, ev: &Event) -> Option<PathBuf> {
         let kind = match ev.kind {
             EventKind::FallingObject => "falling",
             EventKind::EbikeInElevator => "ebike",
         };
-        let ms = (ev.start_s * 1000.0).round().max(0.0) as u64;
-        self.evidence_dir.as_ref().map(|d| {
-            d.join(&self.camera)
-                .join(format!("{kind}-{:04}-{ms:09}", ev.id))
-        })
+        let parent = self.evidence_dir.as_ref()?.join(&self.camera);
+        match evidence::claim_event_dir(
+            &parent,
+            &format!("{kind}-{:04}", ev.id),
+            chrono::Utc::now(),
+        ) {
+            Ok(dir) => Some(dir),
+            Err(e) => {
+                tracing::error!(camera = %self.camera, event = ev.id, error = %e, "cannot create the evidence folder; event kept without evidence");
+                None
+            }
+        }
     }
 
     /// Handle one analytic's updates (pictures are saved now; clips wait for the post-roll).

@@ -24,8 +24,10 @@ fn setup(n: usize) -> (tempfile::TempDir, std::path::PathBuf) {
 /// Raw connection of an attacker who also removes the append-only triggers.
 fn attacker(db: &std::path::Path) -> Connection {
     let c = Connection::open(db).unwrap();
-    c.execute_batch("DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete;")
-        .unwrap();
+    c.execute_batch(
+        "DROP TRIGGER IF EXISTS audit_no_update; DROP TRIGGER IF EXISTS audit_no_delete;",
+    )
+    .unwrap();
     c
 }
 
@@ -125,6 +127,7 @@ fn inserted_record_is_detected() {
         detail: "null".into(),
         prev_hash: prev.clone(),
         hash: String::new(),
+        ..Default::default()
     };
     forged.hash = audit::chain_hash(&prev, &forged);
     c.execute(
@@ -202,7 +205,11 @@ fn cli_verify_names_first_bad_record_and_user_tools_work() {
     .unwrap();
     let verify = || {
         cli_audit::run(cli_audit::AuditArgs {
-            what: cli_audit::AuditWhat::Verify { db: db.clone() },
+            what: cli_audit::AuditWhat::Verify {
+                db: db.clone(),
+                key: None,
+                anchors: None,
+            },
         })
     };
     verify().unwrap();
@@ -211,4 +218,282 @@ fn cli_verify_names_first_bad_record_and_user_tools_work() {
         .unwrap();
     let err = verify().unwrap_err().to_string();
     assert!(err.contains("record 2"), "{err}");
+}
+
+// ---------- keyed chain and anchors ----------
+
+/// A keyed log of `n` records with an anchor published after every record; the key file
+/// lives outside the data directory, as the node requires.
+struct Keyed {
+    _dir: tempfile::TempDir,
+    db: std::path::PathBuf,
+    key: audit::AuditKey,
+    anchors: Vec<audit::Anchor>,
+}
+
+fn keyed(n: usize) -> Keyed {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let db = data.join("vigil.db");
+    let key = audit::AuditKey::generate(&dir.path().join("audit.key")).unwrap();
+    let store = Store::open(&db).unwrap();
+    store.set_audit_signing(Some(key.signing("node-a")));
+    let mut anchors = Vec::new();
+    for i in 0..n {
+        audit::append(
+            &store,
+            &AuditEntry::new("alice", "operator", "event.ack", &format!("event/{i}")),
+        )
+        .unwrap();
+        anchors.push(audit::current_anchor(&store).unwrap().unwrap());
+    }
+    Keyed {
+        _dir: dir,
+        db,
+        key,
+        anchors,
+    }
+}
+
+impl Keyed {
+    fn verify(&self, anchors: &[audit::Anchor]) -> Result<audit::VerifyReport, AuditError> {
+        // A fresh store without signing: the verifier has only the key and the anchors.
+        let store = Store::open(&self.db).unwrap();
+        audit::verify_with(
+            &store,
+            &audit::VerifyOptions {
+                key: Some(self.key.clone()),
+                anchors: anchors.to_vec(),
+            },
+        )
+    }
+    fn first_bad(&self, anchors: &[audit::Anchor]) -> i64 {
+        match self.verify(anchors) {
+            Err(AuditError::Break(b)) => b.seq,
+            other => panic!("tampering not detected: {other:?}"),
+        }
+    }
+    /// The attacker also rewrites both heads to match what they left.
+    fn fix_heads(&self) {
+        let c = attacker(&self.db);
+        let head: Option<(i64, String)> = c
+            .query_row(
+                "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .ok();
+        match head {
+            Some((s, h)) => {
+                c.execute("UPDATE audit_head SET seq=?1, hash=?2", params![s, h])
+                    .unwrap();
+                std::fs::write(
+                    self.db.with_extension("db.audit-head"),
+                    format!("{s} {h}\n"),
+                )
+                .unwrap();
+            }
+            None => {
+                c.execute("DELETE FROM audit_head", []).unwrap();
+                let _ = std::fs::remove_file(self.db.with_extension("db.audit-head"));
+            }
+        }
+    }
+}
+
+#[test]
+fn keyed_chain_verifies_with_its_key_and_anchors() {
+    let k = keyed(6);
+    let r = k.verify(&k.anchors).unwrap();
+    assert_eq!((r.records, r.keyed, r.anchors_checked), (6, 6, 6));
+    assert_eq!(r.latest_anchor, Some(6));
+    let store = Store::open(&k.db).unwrap();
+    let recs = audit::list(&store, 0, 10).unwrap();
+    assert!(recs
+        .iter()
+        .all(|r| r.key_id == k.key.id() && r.node == "node-a"));
+    // Without the key, keyed records cannot be checked.
+    assert!(matches!(audit::verify(&store), Err(AuditError::Break(_))));
+    // Another key is not this chain's key.
+    let other = audit::AuditKey::from_bytes([7u8; 32]);
+    let bad = audit::verify_with(
+        &store,
+        &audit::VerifyOptions {
+            key: Some(other),
+            anchors: vec![],
+        },
+    );
+    assert!(matches!(bad, Err(AuditError::Break(b)) if b.seq == 1));
+}
+
+#[test]
+fn rewriting_the_chain_from_record_2_needs_the_key() {
+    // The attacker rewrites records 2.. with forged content, re-chained without the key.
+    let k = keyed(8);
+    let c = attacker(&k.db);
+    let recs: Vec<audit::AuditRecord> = {
+        let store = Store::open(&k.db).unwrap();
+        audit::list(&store, 0, 100).unwrap()
+    };
+    let mut prev = recs[0].hash.clone();
+    for r in &recs[1..] {
+        let mut f = r.clone();
+        f.actor = "mallory".into();
+        f.prev_hash = prev.clone();
+        f.key_id = String::new();
+        f.hash = audit::chain_hash(&prev, &f);
+        c.execute(
+            "UPDATE audit SET actor=?1, prev_hash=?2, hash=?3, key_id='' WHERE seq=?4",
+            params![f.actor, f.prev_hash, f.hash, f.seq],
+        )
+        .unwrap();
+        prev = f.hash;
+    }
+    k.fix_heads();
+    // Caught by the key alone, without any anchor.
+    assert_eq!(k.first_bad(&[]), 2);
+}
+
+#[test]
+fn removing_the_tail_is_caught_by_anchors() {
+    let k = keyed(10);
+    attacker(&k.db)
+        .execute("DELETE FROM audit WHERE seq > 7", [])
+        .unwrap();
+    k.fix_heads();
+    // A keyed chain that ends early still links: only a published head shows the loss.
+    assert!(k.verify(&[]).is_ok());
+    assert_eq!(k.first_bad(&k.anchors), 8);
+    // An anchor published before the cut is still satisfied.
+    assert!(k.verify(&k.anchors[..7]).is_ok());
+}
+
+#[test]
+fn cutting_568_records_to_5_is_caught_by_anchors() {
+    let k = keyed(568);
+    attacker(&k.db)
+        .execute("DELETE FROM audit WHERE seq > 5", [])
+        .unwrap();
+    k.fix_heads();
+    // Only the newest anchor is needed.
+    assert_eq!(k.first_bad(&k.anchors[567..]), 6);
+}
+
+#[test]
+fn deleting_everything_is_caught_by_anchors() {
+    let k = keyed(5);
+    attacker(&k.db).execute("DELETE FROM audit", []).unwrap();
+    k.fix_heads();
+    assert_eq!(k.first_bad(&k.anchors[4..]), 1);
+}
+
+#[test]
+fn unkeyed_records_after_keyed_ones_are_refused() {
+    let k = keyed(3);
+    // Someone appends through a store that has no key (e.g. a copied database).
+    let store = Store::open(&k.db).unwrap();
+    audit::append(
+        &store,
+        &AuditEntry::new("mallory", "admin", "user.add", "m"),
+    )
+    .unwrap();
+    assert_eq!(k.first_bad(&[]), 4);
+}
+
+#[test]
+fn a_legacy_prefix_is_sealed_by_the_first_keyed_record() {
+    let (d, db) = setup(4);
+    let key = audit::AuditKey::generate(&d.path().join("k")).unwrap();
+    let store = Store::open(&db).unwrap();
+    store.set_audit_signing(Some(key.signing("n")));
+    audit::append(
+        &store,
+        &AuditEntry::new("vigil", "system", "audit.key_in_use", "n"),
+    )
+    .unwrap();
+    let opts = audit::VerifyOptions {
+        key: Some(key.clone()),
+        anchors: vec![],
+    };
+    let r = audit::verify_with(&store, &opts).unwrap();
+    assert_eq!((r.records, r.keyed), (5, 1));
+    drop(store);
+    // Rewriting the legacy prefix (even re-chained) breaks the keyed record's link.
+    let c = attacker(&db);
+    let store = Store::open(&db).unwrap();
+    let mut r2 = audit::list(&store, 1, 1).unwrap().remove(0);
+    r2.actor = "mallory".into();
+    let h = audit::chain_hash(&r2.prev_hash, &r2);
+    c.execute(
+        "UPDATE audit SET actor=?1, hash=?2 WHERE seq=2",
+        params![r2.actor, h],
+    )
+    .unwrap();
+    let mut prev = h;
+    for seq in 3..=4 {
+        let mut r = audit::list(&store, seq - 1, 1).unwrap().remove(0);
+        r.prev_hash = prev.clone();
+        let h = audit::chain_hash(&prev, &r);
+        c.execute(
+            "UPDATE audit SET prev_hash=?1, hash=?2 WHERE seq=?3",
+            params![r.prev_hash, h, seq],
+        )
+        .unwrap();
+        prev = h;
+    }
+    match audit::verify_with(&store, &opts) {
+        Err(AuditError::Break(b)) => assert_eq!(b.seq, 5),
+        other => panic!("rewritten legacy prefix not detected: {other:?}"),
+    }
+}
+
+#[test]
+fn key_files_must_be_private_and_outside_the_data_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let inside = data.join("audit.key");
+    audit::AuditKey::generate(&inside).unwrap();
+    let e = audit::AuditKey::load(&inside, Some(&data)).unwrap_err();
+    assert!(e.to_string().contains("inside the data directory"), "{e}");
+    let outside = dir.path().join("audit.key");
+    let k = audit::AuditKey::generate(&outside).unwrap();
+    // Never overwritten.
+    assert!(audit::AuditKey::generate(&outside).is_err());
+    assert_eq!(
+        audit::AuditKey::load(&outside, Some(&data)).unwrap().id(),
+        k.id()
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&outside).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        std::fs::set_permissions(&outside, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let e = audit::AuditKey::load(&outside, Some(&data)).unwrap_err();
+        assert!(e.to_string().contains("chmod 600"), "{e}");
+    }
+}
+
+#[test]
+fn anchors_round_trip_through_a_file_and_syslog_style_lines() {
+    let k = keyed(3);
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("anchors.log");
+    let sinks = audit::AnchorSinks {
+        file: Some(f.clone()),
+        syslog: false,
+    };
+    for a in &k.anchors {
+        audit::publish_anchor(a, &sinks).unwrap();
+    }
+    // A syslog file holds other lines too.
+    let mut text = std::fs::read_to_string(&f).unwrap();
+    text.insert_str(0, "Dec  3 08:00:00 host sshd[1]: unrelated\n");
+    std::fs::write(&f, text).unwrap();
+    let read = audit::read_anchors(&f).unwrap();
+    assert_eq!(read, k.anchors);
+    assert!(k.verify(&read).is_ok());
 }

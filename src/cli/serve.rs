@@ -40,12 +40,21 @@ fn bootstrap_admin(store: &Store, data_dir: &std::path::Path) -> Result<()> {
     };
     auth::add_user(store, "admin", Role::Admin, &password).context("creating the admin user")?;
     let path = data_dir.join("initial-admin-password");
-    std::fs::write(&path, format!("{password}\n"))
-        .with_context(|| format!("writing {}", path.display()))?;
+    // 0600 from creation: there is no moment in which others could read it. A file left from
+    // a database that no longer exists is stale.
+    let _ = std::fs::remove_file(&path);
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
     #[cfg(unix)]
     {
-        use std::os::unix::fs::PermissionsExt;
-        let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    {
+        use std::io::Write;
+        opts.open(&path)
+            .and_then(|mut f| f.write_all(format!("{password}\n").as_bytes()))
+            .with_context(|| format!("writing {}", path.display()))?;
     }
     tracing::warn!(file = %path.display(), "created user 'admin'; its password is in this file");
     Ok(())
@@ -183,7 +192,17 @@ pub fn run(args: ServeArgs) -> Result<()> {
     let data_dir = cfg.resolve(&cfg.node.data_dir.to_string_lossy());
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("creating data dir {}", data_dir.display()))?;
+    // The store, evidence and password file are the node's alone: nobody else may even list
+    // them (files inside inherit that protection whatever their own mode).
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&data_dir, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("chmod 700 {}", data_dir.display()))?;
+    }
     let store = Store::open(data_dir.join("vigil.db"))?;
+    let anchor_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let anchor_task = setup_audit(&cfg, &store, &data_dir, anchor_stop.clone())?;
     bootstrap_admin(&store, &data_dir)?;
     let addr = args
         .addr
@@ -278,6 +297,66 @@ pub fn run(args: ServeArgs) -> Result<()> {
         for h in hooks {
             h.abort();
         }
+        // The final head goes out as the last anchor.
+        anchor_stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(t) = anchor_task {
+            let _ = tokio::task::spawn_blocking(move || t.join()).await;
+        }
         served.context("API server")
     })
+}
+
+/// `[audit]`: sign the chain with the key (refused when it is readable by others or lies in
+/// the data directory) and publish its head to the anchor sinks.
+fn setup_audit(
+    cfg: &Config,
+    store: &Store,
+    data_dir: &std::path::Path,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) -> Result<Option<std::thread::JoinHandle<()>>> {
+    use vigil::audit;
+    let a = &cfg.audit;
+    if let Some(kf) = &a.key_file {
+        let path = cfg.resolve(&kf.to_string_lossy());
+        let key = audit::AuditKey::load(&path, Some(data_dir))?;
+        let node = cfg.node.name.clone().unwrap_or_else(|| "node".into());
+        store.set_audit_signing(Some(key.signing(&node)));
+        // A keyed record now: it seals every earlier (possibly unkeyed) record, and makes the
+        // newest record a signed one, which `verify` with the key insists on.
+        audit::append(
+            store,
+            &audit::AuditEntry::new("vigil", "system", "audit.key_in_use", &node)
+                .detail(serde_json::json!({ "key_id": key.id() })),
+        )?;
+        tracing::info!(key_id = %key.id(), "audit chain signed with HMAC-SM3");
+    } else {
+        tracing::warn!("no [audit] key_file: the audit chain is unkeyed; anyone who can write the database can rewrite it");
+    }
+    let file = a
+        .anchor_file
+        .as_ref()
+        .map(|p| cfg.resolve(&p.to_string_lossy()));
+    if let Some(f) = &file {
+        let canon =
+            |p: &std::path::Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+        let parent = f.parent().map(canon).unwrap_or_default();
+        if parent.starts_with(canon(data_dir)) {
+            anyhow::bail!(
+                "[audit] anchor_file {} is inside the data directory; anchors protect the log only when kept elsewhere",
+                f.display()
+            );
+        }
+    }
+    if file.is_none() && !a.anchor_syslog {
+        return Ok(None);
+    }
+    let sinks = audit::AnchorSinks {
+        file,
+        syslog: a.anchor_syslog,
+    };
+    let every = Duration::from_secs_f64(a.anchor_interval_s);
+    Ok(Some(
+        audit::spawn_anchor_task(store.clone(), sinks, every, stop)
+            .context("starting the audit anchor task")?,
+    ))
 }

@@ -56,7 +56,7 @@ pub fn write_mp4(path: &Path, clip: &ClipPackets) -> Result<ClipInfo, EvidenceEr
         // Durable before it becomes visible under the final name.
         std::fs::File::open(&tmp)
             .and_then(|f| f.sync_all())
-            .and_then(|_| std::fs::rename(&tmp, path))
+            .and_then(|_| super::publish_new(&tmp, path))
             .map_err(io)?;
         Ok(n)
     });

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::counters::Counters;
 use super::ring::PacketRing;
-use super::source::{is_network_url, IngestOptions, MediaSource, StreamInfo};
+use super::source::{is_network_url, redact_url, IngestOptions, MediaSource, StreamInfo};
 use super::IngestError;
 use crate::frame::Frame;
 
@@ -38,6 +38,8 @@ const STOP_POLL: Duration = Duration::from_millis(100);
 /// A source that reconnects on failure; connects lazily on the first `next_frame`.
 pub struct LiveSource {
     url: String,
+    /// `url` without credentials: the only form logs and errors show.
+    shown: String,
     opts: IngestOptions,
     live: LiveOptions,
     counters: Arc<Counters>,
@@ -62,6 +64,7 @@ impl LiveSource {
     ) -> Self {
         LiveSource {
             url: url.to_string(),
+            shown: redact_url(url),
             is_network: is_network_url(url),
             opts,
             live,
@@ -78,7 +81,7 @@ impl LiveSource {
 
     fn stopped(&self) -> IngestError {
         IngestError::Stopped {
-            source_name: self.url.clone(),
+            source_name: self.shown.clone(),
         }
     }
 
@@ -114,13 +117,13 @@ impl LiveSource {
                         self.counters.set_online(false);
                         return Ok(None);
                     }
-                    tracing::debug!(source = %self.url, "end of file; looping");
+                    tracing::debug!(source = %self.shown, "end of file; looping");
                     // The ring lives on, so clips around the loop point keep their pre-roll.
                     self.loop_ring = self.src.take().map(MediaSource::into_ring);
                 }
                 Ok(None) => {
                     let e = IngestError::Read {
-                        source_name: self.url.clone(),
+                        source_name: self.shown.clone(),
                         reason: "stream ended".into(),
                     };
                     self.retry(&e)?;
@@ -149,7 +152,7 @@ impl LiveSource {
             s.continue_ring(ring);
         }
         s.set_stall_timeout(Some(self.live.stall_timeout_s));
-        tracing::info!(source = %self.url, offset_s = offset, "connected");
+        tracing::info!(source = %self.shown, offset_s = offset, "connected");
         self.src = Some(s);
         Ok(())
     }
@@ -160,7 +163,7 @@ impl LiveSource {
         self.counters.set_online(false);
         self.counters.reconnects.fetch_add(1, Ordering::Relaxed);
         let wait = self.backoff_s;
-        tracing::warn!(source = %self.url, error = %why, retry_in_s = wait, "source lost; reconnecting");
+        tracing::warn!(source = %self.shown, error = %why, retry_in_s = wait, "source lost; reconnecting");
         self.backoff_s = (self.backoff_s * 2.0).min(self.live.reconnect_max_s.max(BACKOFF_START_S));
         let until = Instant::now() + Duration::from_secs_f64(wait);
         loop {

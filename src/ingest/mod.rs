@@ -13,7 +13,7 @@ pub mod source;
 pub use counters::{CounterSnapshot, Counters};
 pub use live::{LiveOptions, LiveSource};
 pub use ring::{ClipPackets, PacketRing};
-pub use source::{IngestOptions, MediaSource, StageTimes, StreamInfo};
+pub use source::{redact_url, IngestOptions, MediaSource, StageTimes, StreamInfo};
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {

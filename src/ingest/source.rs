@@ -186,6 +186,30 @@ fn open_reason(e: ff::Error, timeout_s: f64) -> String {
     }
 }
 
+/// `url` as it may be shown in logs, errors and the API: no user name, password, query or
+/// fragment (cameras and NVRs put credentials and tokens there). File paths stay as they are.
+pub fn redact_url(url: &str) -> String {
+    if !is_network_url(url) {
+        return url.to_string();
+    }
+    match url::Url::parse(url) {
+        Ok(mut u) => {
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            u.set_query(None);
+            u.set_fragment(None);
+            u.to_string()
+        }
+        // Not parseable as a URL: keep the scheme and host only, without anything before '@'.
+        Err(_) => {
+            let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+            let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+            let host = host.rsplit('@').next().unwrap_or(host);
+            format!("{scheme}://{host}")
+        }
+    }
+}
+
 /// Whether `url` names a network stream (as opposed to a local file).
 pub fn is_network_url(url: &str) -> bool {
     match url.split_once("://") {
@@ -284,7 +308,8 @@ impl MediaSource {
         stop: Option<Arc<AtomicBool>>,
     ) -> Result<Self, IngestError> {
         super::init();
-        let name = url.to_string();
+        // What logs and errors show: never the credentials.
+        let name = redact_url(url);
         let open_err = |reason: String| IngestError::Open {
             source_name: name.clone(),
             reason,
@@ -388,7 +413,7 @@ impl MediaSource {
             codec: format!("{codec_id:?}").to_ascii_lowercase(),
             duration_s,
         };
-        tracing::debug!(source = %url, ?info, "opened");
+        tracing::debug!(source = %name, ?info, "opened");
         let ring = PacketRing::new(&params, time_base, opts.ring_s);
         Ok(MediaSource {
             url: name,
@@ -825,6 +850,20 @@ fn scale<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn urls_are_shown_without_credentials() {
+        assert_eq!(
+            redact_url("rtsp://admin:s3cret@192.0.2.7:554/Streaming/Channels/101?token=abc"),
+            "rtsp://192.0.2.7:554/Streaming/Channels/101"
+        );
+        assert_eq!(
+            redact_url("http://user:pw@10.0.0.9:8080/relay/1?key=abc#x"),
+            "http://10.0.0.9:8080/relay/1"
+        );
+        assert_eq!(redact_url("/data/clips/a?.mp4"), "/data/clips/a?.mp4");
+        assert!(!redact_url("rtsp://u:p@[bad/x").contains("p@"));
+    }
 
     #[test]
     fn network_urls() {

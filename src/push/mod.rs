@@ -69,7 +69,8 @@ fn deliver(agent: &ureq::Agent, h: &WebhookConfig, n: &OutboxNotice) -> Result<(
         Ok(r) if (200..300).contains(&r.status()) => Ok(()),
         Ok(r) => Err(format!("HTTP {}", r.status())),
         Err(ureq::Error::Status(code, _)) => Err(format!("HTTP {code}")),
-        Err(e) => Err(e.to_string()),
+        // Not `e.to_string()`: ureq's message repeats the URL, which may carry a token.
+        Err(ureq::Error::Transport(t)) => Err(t.kind().to_string()),
     }
 }
 
@@ -93,7 +94,7 @@ pub fn spawn_webhook_worker(
         .filter(|h| match h.validate() {
             Ok(()) => true,
             Err(e) => {
-                tracing::error!(url = %h.url, error = %e, "webhook disabled");
+                tracing::error!(url = %crate::ingest::redact_url(&h.url), error = %e, "webhook disabled");
                 false
             }
         })
@@ -102,7 +103,7 @@ pub fn spawn_webhook_worker(
             let bus = bus.clone();
             tokio::spawn(async move {
                 if let Err(e) = run_hook(store, h.clone(), bus).await {
-                    tracing::error!(url = %h.url, error = %e, "webhook worker stopped");
+                    tracing::error!(url = %crate::ingest::redact_url(&h.url), error = %e, "webhook worker stopped");
                 }
             })
         })

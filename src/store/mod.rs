@@ -62,6 +62,27 @@ struct Inner {
     writer: Mutex<Connection>,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
+    audit: std::sync::RwLock<Option<AuditSigning>>,
+}
+
+/// How this node signs the audit chain it appends to (see `crate::audit`): the HMAC-SM3 key
+/// (kept outside the data directory), its public id, and the node's name, which every record
+/// carries so that several nodes can append to one chain.
+#[derive(Clone)]
+pub struct AuditSigning {
+    pub key: [u8; 32],
+    pub key_id: String,
+    pub node: String,
+}
+
+impl std::fmt::Debug for AuditSigning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "AuditSigning(key id {}, node {})",
+            self.key_id, self.node
+        )
+    }
 }
 
 /// Handle to the store; cheap to clone, shareable across threads.
@@ -123,8 +144,21 @@ impl Store {
                 writer: Mutex::new(writer),
                 readers,
                 next_reader: AtomicUsize::new(0),
+                audit: std::sync::RwLock::new(None),
             }),
         })
+    }
+
+    /// Sign every audit record appended through this store from now on.
+    pub fn set_audit_signing(&self, s: Option<AuditSigning>) {
+        if let Ok(mut g) = self.inner.audit.write() {
+            *g = s;
+        }
+    }
+
+    /// The audit signing in effect, if any.
+    pub fn audit_signing(&self) -> Option<AuditSigning> {
+        self.inner.audit.read().ok().and_then(|g| g.clone())
     }
 
     pub fn path(&self) -> &Path {

@@ -2,9 +2,10 @@
 //! `schema_version` records the highest applied version. Never edit a released entry:
 //! append a new one.
 
-pub const MIGRATIONS: &[(i64, &str)] = &[(
-    1,
-    r#"
+pub const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        1,
+        r#"
 CREATE TABLE events (
     id          INTEGER PRIMARY KEY AUTOINCREMENT,
     camera      TEXT    NOT NULL,
@@ -123,4 +124,14 @@ CREATE TABLE outbox_cursor (
     delivered     INTEGER NOT NULL DEFAULT 0
 );
 "#,
-)];
+    ),
+    (
+        2,
+        r#"
+-- Keyed audit chain (HMAC-SM3): the id of the key that signed a record ('' = the legacy,
+-- unkeyed SM3 link) and the node that appended it (one chain for a fleet of nodes).
+ALTER TABLE audit ADD COLUMN key_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE audit ADD COLUMN node TEXT NOT NULL DEFAULT '';
+"#,
+    ),
+];

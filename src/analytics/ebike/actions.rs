@@ -105,11 +105,16 @@ fn send(job: &Job, stats: &ActionStats) -> bool {
         };
         match res {
             Ok(r) => {
-                tracing::info!(url = %a.url, status = r.status(), "elevator action sent");
+                tracing::info!(url = %crate::ingest::redact_url(&a.url), status = r.status(), "elevator action sent");
                 return true;
             }
             Err(e) => {
-                tracing::warn!(url = %a.url, attempt = attempt + 1, of = attempts, error = %e, "elevator action failed");
+                // Not `e` itself: ureq's message repeats the URL, which may carry credentials.
+                let why = match &e {
+                    ureq::Error::Status(code, _) => format!("HTTP {code}"),
+                    ureq::Error::Transport(t) => t.kind().to_string(),
+                };
+                tracing::warn!(url = %crate::ingest::redact_url(&a.url), attempt = attempt + 1, of = attempts, error = %why, "elevator action failed");
                 if attempt + 1 < attempts {
                     // Exponential backoff: 0.2 s, 0.4 s, 0.8 s … capped at 5 s.
                     let back = 0.2 * 2f64.powi(attempt.min(5) as i32);
@@ -139,7 +144,7 @@ impl ActionRunner {
                         st.sent.fetch_add(1, Ordering::Relaxed);
                     } else {
                         st.failed.fetch_add(1, Ordering::Relaxed);
-                        tracing::error!(url = %job.action.url, "elevator action gave up after retries");
+                        tracing::error!(url = %crate::ingest::redact_url(&job.action.url), "elevator action gave up after retries");
                     }
                 }
                 let _ = done_tx.send(());
@@ -181,11 +186,11 @@ impl ActionRunner {
                 Ok(()) => {}
                 Err(TrySendError::Full(_)) => {
                     self.stats.dropped.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(url = %a.url, "elevator action queue full; call dropped");
+                    tracing::warn!(url = %crate::ingest::redact_url(&a.url), "elevator action queue full; call dropped");
                 }
                 Err(TrySendError::Disconnected(_)) => {
                     self.stats.dropped.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(url = %a.url, "elevator action thread gone; call dropped");
+                    tracing::warn!(url = %crate::ingest::redact_url(&a.url), "elevator action thread gone; call dropped");
                 }
             }
         }

@@ -156,8 +156,10 @@ fn skip_scaling_list(r: &mut Reader, size: usize) -> Option<()> {
     Some(())
 }
 
+// Every value below comes from a camera: anything outside the H.264 limits (§7.4.2.1.1, A.3)
+// is refused, so a hostile SPS can neither overflow a shift nor size an unbounded loop.
 fn parse_sps(rbsp: &[u8]) -> Option<Sps> {
-    let mut r = Reader::new(&rbsp[1..]);
+    let mut r = Reader::new(rbsp.get(1..)?);
     let profile = r.bits(8)?;
     r.bits(16)?;
     let id = r.ue()?;
@@ -180,21 +182,30 @@ fn parse_sps(rbsp: &[u8]) -> Option<Sps> {
             }
         }
     }
-    let log2_max_frame_num = r.ue()? + 4;
+    let log2_max_frame_num = r.ue()?.checked_add(4).filter(|&v| v <= 16)?;
     let poc_type = r.ue()?;
     let mut log2_max_poc_lsb = 0;
     let mut delta_pic_order_always_zero = false;
     if poc_type == 0 {
-        log2_max_poc_lsb = r.ue()? + 4;
+        log2_max_poc_lsb = r.ue()?.checked_add(4).filter(|&v| v <= 16)?;
     } else if poc_type == 1 {
         delta_pic_order_always_zero = r.bit()? == 1;
         r.se()?;
         r.se()?;
-        for _ in 0..r.ue()? {
+        let cycle = r.ue()?;
+        if cycle > 255 {
+            return None;
+        }
+        for _ in 0..cycle {
             r.se()?;
         }
+    } else if poc_type != 2 {
+        return None;
     }
     let max_num_ref_frames = r.ue()? as usize;
+    if max_num_ref_frames > 16 {
+        return None;
+    }
     r.bit()?;
     r.ue()?;
     r.ue()?;
@@ -217,7 +228,7 @@ fn parse_sps(rbsp: &[u8]) -> Option<Sps> {
 }
 
 fn parse_pps(rbsp: &[u8]) -> Option<Pps> {
-    let mut r = Reader::new(&rbsp[1..]);
+    let mut r = Reader::new(rbsp.get(1..)?);
     let id = r.ue()?;
     let sps_id = r.ue()?;
     let cabac = r.bit()? == 1;
@@ -288,8 +299,9 @@ struct Dpb {
 /// Rewrite one slice NAL (escaped, with header byte); `None` = keep it as it is.
 fn fix_slice(nal: &[u8], sps: &[Sps], pps: &[Pps], dpb: &mut Dpb) -> Option<Option<Vec<u8>>> {
     let rbsp = unescape(nal);
-    let nal_ref_idc = (rbsp[0] >> 5) & 3;
-    let idr = rbsp[0] & 0x1f == 5;
+    let header = *rbsp.first()?;
+    let nal_ref_idc = (header >> 5) & 3;
+    let idr = header & 0x1f == 5;
     let mut r = Reader::new(&rbsp);
     r.pos = 8;
     r.ue()?; // first_mb_in_slice
@@ -450,6 +462,11 @@ fn fix_slice(nal: &[u8], sps: &[Sps], pps: &[Pps], dpb: &mut Dpb) -> Option<Opti
         kept.push((op, args));
     }
     if !dpb.refs.contains(&frame_num) {
+        // A valid stream's MMCOs keep the list within max_num_ref_frames; a hostile one must
+        // not grow it without bound.
+        if dpb.refs.len() >= sp.max_num_ref_frames {
+            dpb.refs.remove(0);
+        }
         dpb.refs.push(frame_num);
     }
     if dropped == 0 {
@@ -583,4 +600,106 @@ pub fn drop_missing_ref_mmcos(extradata: &[u8], packets: &mut [Packet]) -> usize
         rewritten += 1;
     }
     rewritten
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+
+    /// A baseline SPS (header byte included) with the given frame_num size and reference count.
+    fn sps(log2_max_frame_num_minus4: u32, max_num_ref_frames: u32) -> Vec<u8> {
+        let mut w = Writer::default();
+        w.bits(0x67, 8);
+        w.bits(66, 8); // profile: baseline
+        w.bits(0, 16);
+        w.ue(0); // id
+        w.ue(log2_max_frame_num_minus4);
+        w.ue(2); // poc type 2
+        w.ue(max_num_ref_frames);
+        w.bit(0);
+        w.ue(79); // width in MBs - 1
+        w.ue(44);
+        w.bit(1); // frame_mbs_only
+        w.bit(1); // rbsp stop bit
+        w.out
+    }
+
+    fn avcc(sps: &[&[u8]], pps: &[&[u8]]) -> Vec<u8> {
+        let mut v = vec![1, 66, 0, 30, 0xff, 0xe0 | sps.len() as u8];
+        for s in sps {
+            v.extend_from_slice(&(s.len() as u16).to_be_bytes());
+            v.extend_from_slice(s);
+        }
+        v.push(pps.len() as u8);
+        for p in pps {
+            v.extend_from_slice(&(p.len() as u16).to_be_bytes());
+            v.extend_from_slice(p);
+        }
+        v
+    }
+
+    #[test]
+    fn a_valid_sps_parses() {
+        let s = parse_sps(&sps(4, 4)).expect("valid SPS");
+        assert_eq!((s.log2_max_frame_num, s.max_num_ref_frames), (8, 4));
+    }
+
+    #[test]
+    fn zero_length_parameter_sets_are_refused_not_a_panic() {
+        // Regression: `&rbsp[1..]` on an empty SPS/PPS entry panicked the camera thread.
+        assert!(parse_avcc(&avcc(&[&[]], &[])).is_none());
+        assert!(parse_avcc(&avcc(&[&sps(4, 4)], &[&[]])).is_none());
+        assert!(parse_sps(&[]).is_none() && parse_pps(&[]).is_none());
+    }
+
+    #[test]
+    fn out_of_range_sps_values_are_refused() {
+        // log2_max_frame_num beyond 16 overflowed `1 << n`; a huge max_num_ref_frames with a
+        // large frame_num gap made the reference-filling loop allocate without bound.
+        assert!(parse_sps(&sps(13, 4)).is_none());
+        assert!(parse_sps(&sps(1_000_000, 4)).is_none());
+        assert!(parse_sps(&sps(12, 17)).is_none());
+        assert!(parse_sps(&sps(12, 1_000_000)).is_none());
+        assert!(parse_sps(&sps(12, 16)).is_some());
+    }
+
+    #[test]
+    fn hostile_slices_never_panic() {
+        // Random slice NALs against valid parameter sets: every path returns, none panics,
+        // and the reference list stays within the SPS's bound.
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        let sps_list = vec![parse_sps(&sps(12, 16)).expect("sps")];
+        let pps_list = vec![Pps {
+            id: 0,
+            sps_id: 0,
+            cabac: false,
+            bottom_field_pic_order: false,
+            num_ref_idx_l0: 1,
+            num_ref_idx_l1: 1,
+            weighted_pred: false,
+            weighted_bipred_idc: 0,
+            deblocking_control: false,
+            redundant_pic_cnt: false,
+        }];
+        let mut dpb = Dpb {
+            refs: Vec::new(),
+            prev_frame_num: 0,
+        };
+        for _ in 0..20_000 {
+            let n = rng.gen_range(1..24);
+            let mut nal: Vec<u8> = (0..n).map(|_| rng.gen()).collect();
+            nal[0] = (nal[0] & 0x60) | if rng.gen() { 1 } else { 5 };
+            let _ = fix_slice(&nal, &sps_list, &pps_list, &mut dpb);
+            assert!(dpb.refs.len() <= 16, "{}", dpb.refs.len());
+        }
+        for _ in 0..20_000 {
+            let n = rng.gen_range(0..40);
+            let mut extra: Vec<u8> = (0..n).map(|_| rng.gen()).collect();
+            if let Some(b) = extra.first_mut() {
+                *b = 1;
+            }
+            let _ = parse_avcc(&extra);
+        }
+    }
 }
