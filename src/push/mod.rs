@@ -16,7 +16,8 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use tokio::task::JoinHandle;
 
-use crate::api::{EventBus, WebhookConfig};
+use crate::config::WebhookConfig;
+use crate::service::EventBus;
 use crate::store::{OutboxNotice, Store, StoreError};
 
 /// `sha256=<hex>` HMAC-SHA256 of `body` under `secret` (the `X-Vigil-Signature` value).
@@ -157,7 +158,7 @@ async fn deliver_until_ok(
     h: &WebhookConfig,
     sub: &str,
     agent: &ureq::Agent,
-    metrics: &crate::api::Metrics,
+    metrics: &crate::service::Metrics,
     n: &OutboxNotice,
 ) -> Result<(), StoreError> {
     loop {
@@ -183,7 +184,7 @@ async fn deliver_until_ok(
 }
 
 /// Run retention every `cfg.interval_s`.
-pub fn spawn_retention(store: Store, cfg: crate::api::RetentionConfig) -> JoinHandle<()> {
+pub fn spawn_retention(store: Store, cfg: crate::config::RetentionConfig) -> JoinHandle<()> {
     tokio::spawn(async move {
         if cfg.max_age_days.is_none() && cfg.max_bytes.is_none() {
             return;
