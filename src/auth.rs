@@ -348,6 +348,127 @@ pub fn user_count(store: &Store) -> Result<i64, AuthError> {
     Ok(store.read(|c| Ok(c.query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))?))?)
 }
 
+// ---------- login throttling ----------
+
+/// Failures allowed for one user name or one client address before waits begin.
+const FREE_FAILURES: u32 = 5;
+/// Failures from one address (over all user names) before it waits too.
+const FREE_FAILURES_ADDR: u32 = 20;
+/// Longest wait imposed; also how long an idle record is remembered.
+const MAX_LOCK: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+/// Records kept at most (oldest idle ones go first), so a flood of names cannot grow memory.
+const MAX_RECORDS: usize = 20_000;
+
+#[derive(Clone, Copy, Debug)]
+struct Failures {
+    count: u32,
+    last: std::time::Instant,
+    locked_until: std::time::Instant,
+}
+
+/// Per-user-name and per-address login throttling with exponential backoff: after
+/// [`FREE_FAILURES`] failures for a name (or [`FREE_FAILURES_ADDR`] from one address) each
+/// further failure doubles the wait (1 s, 2 s, 4 s … up to [`MAX_LOCK`]). A success clears the
+/// name's record. Time is passed in, so tests need no sleeping.
+#[derive(Default)]
+pub struct LoginThrottle {
+    map: std::sync::Mutex<std::collections::HashMap<String, Failures>>,
+}
+
+fn throttle_keys(user: &str, addr: Option<std::net::IpAddr>) -> [Option<String>; 2] {
+    [
+        Some(format!("u:{}", user.to_lowercase())),
+        addr.map(|a| format!("a:{a}")),
+    ]
+}
+
+impl LoginThrottle {
+    /// `Err(wait)` when this name or address must wait before trying again.
+    pub fn check(
+        &self,
+        user: &str,
+        addr: Option<std::net::IpAddr>,
+        now: std::time::Instant,
+    ) -> Result<(), std::time::Duration> {
+        let Ok(m) = self.map.lock() else {
+            return Ok(());
+        };
+        let wait = throttle_keys(user, addr)
+            .into_iter()
+            .flatten()
+            .filter_map(|k| m.get(&k))
+            .map(|f| f.locked_until.saturating_duration_since(now))
+            .max()
+            .unwrap_or_default();
+        if wait.is_zero() {
+            Ok(())
+        } else {
+            Err(wait)
+        }
+    }
+
+    /// Count a failed login for the name and the address.
+    pub fn failed(&self, user: &str, addr: Option<std::net::IpAddr>, now: std::time::Instant) {
+        let Ok(mut m) = self.map.lock() else {
+            return;
+        };
+        if m.len() >= MAX_RECORDS {
+            m.retain(|_, f| now.saturating_duration_since(f.last) < MAX_LOCK);
+            if m.len() >= MAX_RECORDS {
+                // Still full of fresh records: drop the oldest half.
+                let mut lasts: Vec<_> = m.values().map(|f| f.last).collect();
+                lasts.sort();
+                let cut = lasts[lasts.len() / 2];
+                m.retain(|_, f| f.last > cut);
+            }
+        }
+        for (k, free) in throttle_keys(user, addr)
+            .into_iter()
+            .zip([FREE_FAILURES, FREE_FAILURES_ADDR])
+            .filter_map(|(k, f)| k.map(|k| (k, f)))
+        {
+            let f = m.entry(k).or_insert(Failures {
+                count: 0,
+                last: now,
+                locked_until: now,
+            });
+            // A record idle for longer than the longest wait starts over.
+            if now.saturating_duration_since(f.last) >= MAX_LOCK {
+                f.count = 0;
+            }
+            f.count = f.count.saturating_add(1);
+            f.last = now;
+            if f.count > free {
+                let exp = (f.count - free - 1).min(20);
+                let wait = std::time::Duration::from_secs(1u64 << exp).min(MAX_LOCK);
+                f.locked_until = now + wait;
+            }
+        }
+    }
+
+    /// A successful login clears the name's failures (not the address's: one good account
+    /// must not unlock guessing at the others from the same address).
+    pub fn succeeded(&self, user: &str) {
+        if let Ok(mut m) = self.map.lock() {
+            m.remove(&format!("u:{}", user.to_lowercase()));
+        }
+    }
+}
+
+/// A user name as it may appear in a log line: control characters (a newline would forge a
+/// line) are escaped, and the length is bounded.
+pub fn loggable_name(name: &str) -> String {
+    let mut out: String = name
+        .chars()
+        .take(64)
+        .flat_map(char::escape_default)
+        .collect();
+    if name.chars().count() > 64 {
+        out.push('…');
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -361,5 +482,47 @@ mod tests {
         assert!(!Role::Operator.allows(Action::ManageUsers));
         assert!(Role::Admin.allows(Action::ManageUsers));
         assert!(Role::Admin.allows(Action::HandleAlarm));
+    }
+
+    #[test]
+    fn failed_logins_back_off_per_name_and_address() {
+        use std::time::Duration;
+        let t = LoginThrottle::default();
+        let a: std::net::IpAddr = [10, 0, 0, 1].into();
+        let b: std::net::IpAddr = [10, 0, 0, 2].into();
+        let t0 = std::time::Instant::now();
+        for _ in 0..FREE_FAILURES {
+            assert!(t.check("alice", Some(a), t0).is_ok());
+            t.failed("alice", Some(a), t0);
+        }
+        assert!(t.check("alice", Some(a), t0).is_ok(), "free failures");
+        t.failed("alice", Some(a), t0);
+        assert_eq!(t.check("alice", Some(a), t0), Err(Duration::from_secs(1)));
+        // The name is locked from any address; the address can still try other names.
+        assert!(t.check("ALICE", Some(b), t0).is_err());
+        assert!(t.check("bob", Some(a), t0).is_ok());
+        t.failed("alice", Some(b), t0);
+        assert_eq!(t.check("alice", None, t0), Err(Duration::from_secs(2)));
+        assert!(t.check("alice", None, t0 + Duration::from_secs(3)).is_ok());
+        // A success clears the name.
+        t.succeeded("alice");
+        assert!(t.check("alice", Some(b), t0).is_ok());
+        // Guessing many names from one address locks the address.
+        for i in 0..=FREE_FAILURES_ADDR {
+            t.failed(&format!("user{i}"), Some(b), t0);
+        }
+        assert!(t.check("carol", Some(b), t0).is_err());
+        assert!(t.check("carol", Some(a), t0).is_ok());
+        // The wait is capped.
+        for _ in 0..40 {
+            t.failed("dave", None, t0);
+        }
+        assert_eq!(t.check("dave", None, t0), Err(MAX_LOCK));
+    }
+
+    #[test]
+    fn names_in_logs_cannot_forge_lines() {
+        assert_eq!(loggable_name("eve\nINFO forged"), "eve\\nINFO forged");
+        assert_eq!(loggable_name(&"x".repeat(100)).chars().count(), 65);
     }
 }

@@ -946,12 +946,17 @@ fn start_receiver(rt: &tokio::runtime::Runtime, port: u16, secret: &'static str)
                     .get("x-vigil-signature")
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or("");
-                let ok = vigil::push::verify_signature(secret.as_bytes(), &body, sig);
                 let seq: i64 = h
                     .get("x-vigil-delivery")
                     .and_then(|v| v.to_str().ok())
                     .and_then(|s| s.parse().ok())
                     .unwrap_or(-1);
+                let ts: i64 = h
+                    .get("x-vigil-timestamp")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(-1);
+                let ok = vigil::push::verify_signature(secret.as_bytes(), ts, seq, &body, sig);
                 let phase = h
                     .get("x-vigil-event")
                     .and_then(|v| v.to_str().ok())

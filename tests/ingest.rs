@@ -555,7 +555,12 @@ fn real_footage_decodes_fully() {
         if codec == "h264" {
             let (a, b) = s.ring().span().unwrap();
             let cut = s.ring().cut(a + (b - a) / 3.0, b).expect("cut");
-            let out = dir.path().join("real_clip.mp4");
+            // One file per source: evidence writers never overwrite.
+            let stem = v
+                .file_stem()
+                .map(|s| s.to_string_lossy().to_string())
+                .unwrap_or_default();
+            let out = dir.path().join(format!("real_clip_{stem}.mp4"));
             let info = write_mp4(&out, &cut, None).expect("clip");
             let o = Command::new("ffmpeg")
                 .args(["-nostdin", "-v", "error", "-i"])

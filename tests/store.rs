@@ -27,7 +27,13 @@ fn ev(i: u64, cam: &str, kind: EventKind) -> Event {
 fn filters_and_keyset_pagination() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path().join("vigil.db")).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 1);
+    assert_eq!(
+        store.schema_version().unwrap(),
+        vigil::store::schema::MIGRATIONS
+            .last()
+            .map(|m| m.0)
+            .unwrap_or(0)
+    );
     let base = 1_700_000_000_000i64;
     let mut ids = Vec::new();
     for i in 0..230u64 {

@@ -11,6 +11,12 @@ use crate::ingest::ring::ClipPackets;
 
 mod h264;
 
+/// Fuzzing hook for the H.264 rewriter (see `fuzz/`); not an API.
+#[doc(hidden)]
+pub fn fuzz_h264(data: &[u8]) {
+    h264::fuzz_entry(data);
+}
+
 /// What was written.
 #[derive(Clone, Debug)]
 pub struct ClipInfo {

@@ -39,7 +39,14 @@ pub struct PacketRing {
     next_seq: u64,
     max_t: f64,
     max_packets: usize,
+    /// Payload bytes held, and the most allowed: a camera sending huge packets (broken or
+    /// hostile) cannot grow the ring past this, whatever its timestamps say.
+    bytes: usize,
+    max_bytes: usize,
 }
+
+/// Bitrate the byte cap allows for (32 Mbit/s: beyond 4K H.264 from an IP camera).
+const RING_BYTES_PER_S: f64 = 4_000_000.0;
 
 /// Packets cut from the ring: decodable on their own (start on a keyframe).
 pub struct ClipPackets {
@@ -70,7 +77,15 @@ impl PacketRing {
             max_t: f64::NEG_INFINITY,
             // Guards memory when timestamps are broken and time-based trimming never triggers.
             max_packets: ((ring_s * 240.0) as usize).max(2000),
+            bytes: 0,
+            max_bytes: ((ring_s * RING_BYTES_PER_S) as usize).clamp(16 << 20, 512 << 20),
         }
+    }
+
+    /// The same ring with another byte cap (tests; memory-tight nodes).
+    pub fn with_byte_cap(mut self, max_bytes: usize) -> Self {
+        self.max_bytes = max_bytes.max(1);
+        self
     }
 
     pub fn time_base(&self) -> Rational {
@@ -87,13 +102,14 @@ impl PacketRing {
 
     /// Total payload bytes held.
     pub fn bytes(&self) -> usize {
-        self.entries.iter().map(|e| e.pkt.size()).sum()
+        self.bytes
     }
 
     /// Drop everything (after a reconnect the old packets belong to another session).
     pub fn clear(&mut self) {
         self.entries.clear();
         self.keys.clear();
+        self.bytes = 0;
         self.max_t = f64::NEG_INFINITY;
     }
 
@@ -113,6 +129,7 @@ impl PacketRing {
             self.max_t = t;
         }
         let clean = key && is_clean_key(&self.params, &pkt);
+        self.bytes += pkt.size();
         self.entries.push_back(Entry {
             seq,
             t,
@@ -133,16 +150,19 @@ impl PacketRing {
             let second_key_t = self.entries.get(idx).map_or(f64::NAN, |e| e.t);
             let over_time = now - second_key_t >= self.ring_s;
             let over_count = self.entries.len() > self.max_packets;
-            if !(over_time || over_count) {
+            let over_bytes = self.bytes > self.max_bytes;
+            if !(over_time || over_count || over_bytes) {
                 break;
             }
-            self.entries.drain(..idx);
+            let dropped: usize = self.entries.drain(..idx).map(|e| e.pkt.size()).sum();
+            self.bytes -= dropped;
             self.keys.pop_front();
         }
-        if self.entries.len() > self.max_packets {
+        if self.entries.len() > self.max_packets || self.bytes > self.max_bytes {
             // A single GOP longer than the cap: nothing decodable can be kept.
             tracing::warn!(
                 packets = self.entries.len(),
+                bytes = self.bytes,
                 "packet ring overflow inside one GOP; clearing until the next keyframe"
             );
             self.clear();
@@ -367,6 +387,28 @@ mod tests {
         assert!((b - 10.0).abs() < 1e-9);
         // Trimmed by whole GOPs of 1 s: keeps at least 2 s, less than 3 s.
         assert!(b - a >= 2.0 && b - a < 3.0, "span {a}..{b}");
+    }
+
+    #[test]
+    fn the_ring_is_capped_by_bytes_too() {
+        crate::ingest::init();
+        // 100 kB packets with sane timestamps: time alone would keep 100 s of them (10 MB).
+        let mut r =
+            PacketRing::new(&Parameters::new(), Rational(1, 10), 100.0).with_byte_cap(1_000_000);
+        for i in 0..100 {
+            let mut p = Packet::copy(&vec![0u8; 100_000]);
+            if i % 5 == 0 {
+                p.set_flags(Flags::KEY);
+            }
+            p.set_pts(Some(i));
+            r.push(p, i as f64 / 10.0);
+            assert!(r.bytes() <= 1_000_000, "{} bytes held", r.bytes());
+            assert_eq!(
+                r.bytes(),
+                r.entries.iter().map(|e| e.pkt.size()).sum::<usize>()
+            );
+        }
+        assert!(r.starts_on_key() && r.len() >= 5, "{} packets", r.len());
     }
 
     #[test]

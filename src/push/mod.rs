@@ -20,19 +20,36 @@ use crate::config::WebhookConfig;
 use crate::service::EventBus;
 use crate::store::{OutboxNotice, Store, StoreError};
 
-/// `sha256=<hex>` HMAC-SHA256 of `body` under `secret` (the `X-Vigil-Signature` value).
-pub fn sign(secret: &[u8], body: &[u8]) -> String {
+/// The bytes a webhook signature covers: `"<timestamp>.<delivery id>."` then the body. The
+/// timestamp (Unix seconds, `X-Vigil-Timestamp`) and delivery id (`X-Vigil-Delivery`) are
+/// signed too, so a captured request cannot be replayed later or under another id: a receiver
+/// checks the signature, refuses timestamps older than a few minutes, and remembers delivery
+/// ids it has seen in that window (re-sends of one delivery keep its id).
+fn signed_bytes(timestamp: i64, delivery: i64, body: &[u8]) -> Vec<u8> {
+    let mut v = format!("{timestamp}.{delivery}.").into_bytes();
+    v.extend_from_slice(body);
+    v
+}
+
+/// `sha256=<hex>` HMAC-SHA256 under `secret` (the `X-Vigil-Signature` value).
+pub fn sign(secret: &[u8], timestamp: i64, delivery: i64, body: &[u8]) -> String {
     // HMAC accepts keys of any length, so this cannot fail.
     let mut mac = match Hmac::<Sha256>::new_from_slice(secret) {
         Ok(m) => m,
         Err(_) => return String::new(),
     };
-    mac.update(body);
+    mac.update(&signed_bytes(timestamp, delivery, body));
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
 /// Check a signature header in constant time (for receivers and tests).
-pub fn verify_signature(secret: &[u8], body: &[u8], header: &str) -> bool {
+pub fn verify_signature(
+    secret: &[u8],
+    timestamp: i64,
+    delivery: i64,
+    body: &[u8],
+    header: &str,
+) -> bool {
     let Some(hex_sig) = header.strip_prefix("sha256=") else {
         return false;
     };
@@ -42,7 +59,7 @@ pub fn verify_signature(secret: &[u8], body: &[u8], header: &str) -> bool {
     let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret) else {
         return false;
     };
-    mac.update(body);
+    mac.update(&signed_bytes(timestamp, delivery, body));
     mac.verify_slice(&sig).is_ok()
 }
 
@@ -58,10 +75,12 @@ fn wants(h: &WebhookConfig, n: &OutboxNotice) -> bool {
 }
 
 fn deliver(agent: &ureq::Agent, h: &WebhookConfig, n: &OutboxNotice) -> Result<(), String> {
-    let sig = sign(h.secret.as_bytes(), n.payload.as_bytes());
+    let ts = crate::store::now_ms() / 1000;
+    let sig = sign(h.secret.as_bytes(), ts, n.seq, n.payload.as_bytes());
     let res = agent
         .post(&h.url)
         .set("Content-Type", "application/json")
+        .set("X-Vigil-Timestamp", &ts.to_string())
         .set("X-Vigil-Signature", &sig)
         .set("X-Vigil-Delivery", &n.seq.to_string())
         .set("X-Vigil-Event", &n.phase)
@@ -186,21 +205,52 @@ async fn deliver_until_ok(
 /// Run retention every `cfg.interval_s`.
 pub fn spawn_retention(store: Store, cfg: crate::config::RetentionConfig) -> JoinHandle<()> {
     tokio::spawn(async move {
-        if cfg.max_age_days.is_none() && cfg.max_bytes.is_none() {
-            return;
-        }
+        let enforce = cfg.max_age_days.is_some() || cfg.max_bytes.is_some();
         let age = cfg
             .max_age_days
             .filter(|d| d.is_finite() && *d > 0.0)
             .map(|d| Duration::from_secs_f64(d * 86_400.0));
-        let mut tick = tokio::time::interval(Duration::from_secs_f64(cfg.interval_s.max(1.0)));
+        // Without a retention policy only the bookkeeping tables are trimmed, hourly.
+        let every = if enforce {
+            cfg.interval_s.max(1.0)
+        } else {
+            3600.0
+        };
+        let mut tick = tokio::time::interval(Duration::from_secs_f64(every));
         loop {
             tick.tick().await;
             let st = store.clone();
             let max_bytes = cfg.max_bytes;
-            match blocking(move || st.enforce_retention(age, max_bytes)).await {
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "retention run failed"),
+            let res = blocking(move || {
+                if !enforce {
+                    st.housekeeping()?;
+                    return Ok(());
+                }
+                let report = st.enforce_retention(age, max_bytes)?;
+                // Deleting evidence is an action on personal data: audited like an operator's.
+                if report.files_removed > 0 {
+                    let entry = crate::audit::AuditEntry::new(
+                        "retention",
+                        "system",
+                        "evidence.retention",
+                        "evidence",
+                    )
+                    .detail(serde_json::json!({
+                        "files_removed": report.files_removed,
+                        "bytes_freed": report.bytes_freed,
+                        "bytes_kept": report.bytes_kept,
+                        "max_age_days": cfg.max_age_days,
+                        "max_bytes": max_bytes,
+                    }));
+                    if let Err(e) = crate::audit::append(&st, &entry) {
+                        tracing::error!(error = %e, "cannot audit a retention run");
+                    }
+                }
+                Ok(())
+            })
+            .await;
+            if let Err(e) = res {
+                tracing::warn!(error = %e, "retention run failed");
             }
         }
     })
@@ -212,11 +262,44 @@ mod tests {
 
     #[test]
     fn signature_roundtrip() {
-        let s = sign(b"secret-key", b"{\"a\":1}");
+        let s = sign(b"secret-key", 1_700_000_000, 42, b"{\"a\":1}");
         assert!(s.starts_with("sha256="));
-        assert!(verify_signature(b"secret-key", b"{\"a\":1}", &s));
-        assert!(!verify_signature(b"other-key", b"{\"a\":1}", &s));
-        assert!(!verify_signature(b"secret-key", b"{\"a\":2}", &s));
+        assert!(verify_signature(
+            b"secret-key",
+            1_700_000_000,
+            42,
+            b"{\"a\":1}",
+            &s
+        ));
+        assert!(!verify_signature(
+            b"other-key",
+            1_700_000_000,
+            42,
+            b"{\"a\":1}",
+            &s
+        ));
+        assert!(!verify_signature(
+            b"secret-key",
+            1_700_000_000,
+            42,
+            b"{\"a\":2}",
+            &s
+        ));
+        // Timestamp and delivery id are covered: no replay later or under another id.
+        assert!(!verify_signature(
+            b"secret-key",
+            1_700_000_300,
+            42,
+            b"{\"a\":1}",
+            &s
+        ));
+        assert!(!verify_signature(
+            b"secret-key",
+            1_700_000_000,
+            43,
+            b"{\"a\":1}",
+            &s
+        ));
     }
 
     #[test]

@@ -11,6 +11,9 @@ use serde::Serialize;
 
 use super::{now_ms, Store, StoreError};
 
+/// Camera health samples kept (the console shows 24 h; a week leaves room for reports).
+pub const HEALTH_KEEP: Duration = Duration::from_secs(8 * 24 * 3600);
+
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct RetentionReport {
     pub files_removed: u64,
@@ -66,17 +69,34 @@ impl Store {
             report.bytes_freed += bytes;
         }
         report.bytes_kept = total;
-        self.write(|c| {
-            c.execute(
-                "DELETE FROM outbox WHERE seq <= (SELECT COALESCE(MIN(last_seq), 0) FROM outbox_cursor) \
-                 AND created_at < ?1",
-                params![now - 7 * 24 * 3600 * 1000],
-            )?;
-            Ok(())
-        })?;
+        self.housekeeping()?;
         if report.files_removed > 0 {
             tracing::info!(?report, "retention freed evidence");
         }
         Ok(report)
+    }
+
+    /// Keep the bookkeeping tables bounded whatever retention is configured: health samples
+    /// older than [`HEALTH_KEEP`], tokens past their expiry, and outbox rows every subscriber
+    /// has passed that are older than a week. Returns the rows removed.
+    pub fn housekeeping(&self) -> Result<u64, StoreError> {
+        let now = now_ms();
+        let ms = |d: Duration| d.as_millis().min(i64::MAX as u128) as i64;
+        self.write(|c| {
+            let mut n = c.execute(
+                "DELETE FROM camera_health WHERE ts < ?1",
+                params![now - ms(HEALTH_KEEP)],
+            )?;
+            n += c.execute(
+                "DELETE FROM tokens WHERE expires_at IS NOT NULL AND expires_at < ?1",
+                params![now],
+            )?;
+            n += c.execute(
+                "DELETE FROM outbox WHERE seq <= (SELECT COALESCE(MIN(last_seq), 0) FROM outbox_cursor) \
+                 AND created_at < ?1",
+                params![now - ms(Duration::from_secs(7 * 24 * 3600))],
+            )?;
+            Ok(n as u64)
+        })
     }
 }

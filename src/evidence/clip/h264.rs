@@ -602,6 +602,38 @@ pub fn drop_missing_ref_mmcos(extradata: &[u8], packets: &mut [Packet]) -> usize
     rewritten
 }
 
+/// Fuzzing entry (`fuzz/`): the first two bytes give the avcC length, the avcC follows, the
+/// rest is 2-byte-length-prefixed slice NALs run through the rewriter with those parameter
+/// sets. Anything may be refused; nothing may panic or allocate without bound.
+#[doc(hidden)]
+pub fn fuzz_entry(data: &[u8]) {
+    let Some((len, rest)) = data.split_first_chunk::<2>() else {
+        return;
+    };
+    let n = (u16::from_be_bytes(*len) as usize).min(rest.len());
+    let (extra, mut nals) = rest.split_at(n);
+    let Some((_, sps, pps)) = parse_avcc(extra) else {
+        return;
+    };
+    let mut dpb = Dpb {
+        refs: Vec::new(),
+        prev_frame_num: 0,
+    };
+    while let Some((l, tail)) = nals.split_first_chunk::<2>() {
+        let l = (u16::from_be_bytes(*l) as usize).min(tail.len());
+        let (nal, next) = tail.split_at(l);
+        nals = next;
+        if nal.first().is_some_and(|h| matches!(h & 0x1f, 1 | 5)) {
+            let _ = fix_slice(nal, &sps, &pps, &mut dpb);
+        }
+        let bound = sps.iter().map(|s| s.max_num_ref_frames).max().unwrap_or(1);
+        assert!(
+            dpb.refs.len() <= bound.max(1),
+            "reference list grew past the SPS bound"
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
