@@ -18,7 +18,6 @@ RUN cargo build --release --locked
 FROM debian:bookworm-slim
 RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends \
       libavcodec59 libavformat59 libavutil57 libswscale6 libswresample4 libavfilter8 libavdevice59 \
-      libopencv-core406 libopencv-imgproc406 libopencv-video406 libopencv-videoio406 libopencv-imgcodecs406 \
       ca-certificates \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /opt/vigil

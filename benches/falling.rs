@@ -3,7 +3,9 @@
 //! `cargo bench --bench falling`
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
+#[cfg(feature = "opencv")]
 use opencv::core::{Mat, Scalar, CV_8UC1};
+#[cfg(feature = "opencv")]
 use opencv::prelude::*;
 
 use vigil::analytics::falling::background::{Background, ForegroundParams};
@@ -133,6 +135,8 @@ fn bench(c: &mut Criterion) {
         })
     });
 
+    // OpenCV baseline: `--features opencv` (see Cargo.toml).
+    #[cfg(feature = "opencv")]
     g.bench_function("opencv_mog2", |b| {
         let mut mog =
             opencv::video::create_background_subtractor_mog2(500, 16.0, false).expect("mog2");

@@ -7,7 +7,9 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 
 ORT_VERSION=1.32.0
-APT_PKGS=(pkg-config clang libclang-dev libopencv-dev libavcodec-dev libavformat-dev libavutil-dev
+# clang + libclang-dev: ffmpeg-sys-next generates its bindings with bindgen at build time. (OpenCV
+# is no longer needed: only the optional `opencv` feature of the falling bench uses it.)
+APT_PKGS=(pkg-config clang libclang-dev libavcodec-dev libavformat-dev libavutil-dev
   libswscale-dev libswresample-dev libavfilter-dev libavdevice-dev ffmpeg)
 # `--test` adds what the test suite needs: a real RTSP server (GStreamer's, driven from
 # Debian's python3-gi; live555 is not packaged in bookworm).

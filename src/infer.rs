@@ -8,8 +8,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use serde::{Deserialize, Serialize};
-
 #[derive(Debug, thiserror::Error)]
 pub enum InferError {
     #[error(
@@ -24,14 +22,7 @@ pub enum InferError {
     Run(String),
 }
 
-/// Where inference runs. CUDA falls back to CPU with a warning when unavailable.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Provider {
-    #[default]
-    Cpu,
-    Cuda,
-}
+pub use crate::config::elevator::Provider;
 
 #[derive(Clone, Debug)]
 pub struct SessionOptions {

@@ -12,7 +12,7 @@ use crate::analytics::falling::FallingAnalytic;
 use crate::analytics::Analytic;
 use crate::config::{CameraConfig, CameraKind, Config};
 use crate::events::{Event, EventKind, EventUpdate, EvidencePaths, Phase};
-use crate::evidence::{self, clip::write_mp4};
+use crate::evidence::{self, clip::write_mp4, crypt::EvidenceKey};
 use crate::frame::Frame;
 use crate::ingest::{Counters, IngestError, IngestOptions, MediaSource, PacketRing, StageTimes};
 
@@ -85,6 +85,8 @@ pub fn ingest_options(
 pub trait EventSink {
     /// The alarm, as soon as an analytic raises it (no evidence yet).
     fn on_alarm(&mut self, _event: &Event) {}
+    /// The analytic ended the event; its evidence (the clip's post-roll) is still to come.
+    fn on_end(&mut self, _event: &Event) {}
     /// The complete event, after its evidence is written (or failed to be written).
     fn on_complete(&mut self, event: &Event);
 }
@@ -138,6 +140,8 @@ pub struct EventAssembler {
     post_roll_s: f64,
     evidence_dir: Option<PathBuf>,
     pending: Vec<PendingClip>,
+    /// Evidence encryption key (`[evidence] encrypt = "sm4"`); `None`: plaintext evidence.
+    seal: Option<Arc<EvidenceKey>>,
     pub evidence_time: Duration,
     pub events: u64,
 }
@@ -150,6 +154,7 @@ impl EventAssembler {
             post_roll_s: cfg.node.post_roll_s,
             evidence_dir,
             pending: Vec::new(),
+            seal: None,
             evidence_time: Duration::ZERO,
             events: 0,
         }
@@ -159,6 +164,12 @@ impl EventAssembler {
     /// exclusively (see [`evidence::claim_event_dir`]) so that no restart can write into an
     /// older event's folder. A folder that cannot be made leaves the event without evidence
     /// (logged), never without its alarm.
+    /// Seal every evidence file written from now on with `key` (`None`: plaintext).
+    pub fn with_seal_key(mut self, key: Option<Arc<EvidenceKey>>) -> Self {
+        self.seal = key;
+        self
+    }
+
     fn event_dir(&self, ev: &Event) -> Option<PathBuf> {
         let kind = match ev.kind {
             EventKind::FallingObject => "falling",
@@ -185,6 +196,7 @@ impl EventAssembler {
                 Phase::New => sink.on_alarm(&u.event),
                 Phase::Update => {}
                 Phase::End => {
+                    sink.on_end(&u.event);
                     let t0 = Instant::now();
                     let mut event = u.event;
                     let dir = self.event_dir(&event);
@@ -192,7 +204,11 @@ impl EventAssembler {
                         let mut paths = EvidencePaths::default();
                         for pic in &u.pictures {
                             let path = dir.join(&pic.name);
-                            match evidence::draw::save_picture(&path, &pic.image) {
+                            match evidence::draw::save_picture(
+                                &path,
+                                &pic.image,
+                                self.seal.as_ref(),
+                            ) {
                                 Ok(_) => {
                                     let s = path.display().to_string();
                                     // Other pictures (e.g. the clean frame kept for
@@ -243,7 +259,7 @@ impl EventAssembler {
             if let (Some(dir), Some(ring)) = (&p.dir, ring) {
                 let path = dir.join("clip.mp4");
                 match ring.cut(p.clip_from, p.clip_to) {
-                    Some(packets) => match write_mp4(&path, &packets) {
+                    Some(packets) => match write_mp4(&path, &packets, self.seal.as_ref()) {
                         Ok(info) => {
                             tracing::debug!(camera = %self.camera, clip = %info.path.display(), start = info.start_s, end = info.end_s, "clip written");
                             if let Some(ev) = p.event.evidence.as_mut() {

@@ -6,8 +6,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-#[path = "console/serve_support.rs"]
-mod serve_support;
+mod common;
 
 use vigil::api::{
     commit_update, router, ApiConfig, AppState, CameraStatus, EventBus, EventIds, SharedCameras,
@@ -40,12 +39,7 @@ struct Node {
     agent: ureq::Agent,
 }
 
-fn agent() -> ureq::Agent {
-    // Read timeout only guards against a hung test; nothing asserts on time.
-    ureq::AgentBuilder::new()
-        .timeout_read(Duration::from_secs(60))
-        .build()
-}
+use common::agent;
 
 impl Node {
     fn start() -> Node {
@@ -580,7 +574,7 @@ fn camera_thumbnails_and_states() {
         kind: "facade".into(),
         online: false,
         reconnects: 3,
-        state: "reconnecting".into(),
+        state: vigil::service::CameraState::Reconnecting,
         last_error: Some("connection refused".into()),
         ..Default::default()
     });
@@ -1159,7 +1153,7 @@ fn load_fixture_serve() {
 /// Also the camera states (online / reconnecting) and thumbnails of real cameras.
 #[test]
 fn config_reload_on_a_running_server() {
-    use serve_support::{synth_facade, Server};
+    use common::{synth_facade, Server};
     let dir = tempfile::tempdir().unwrap();
     let clip = synth_facade(
         dir.path(),

@@ -163,13 +163,9 @@ fn appends_continue_the_chain_after_reopen() {
     assert_eq!(audit::verify(&store).unwrap(), 4);
 }
 
-// The CLI commands, compiled here so they are exercised before main.rs registers them.
-#[allow(dead_code)]
-#[path = "../src/cli/audit.rs"]
-mod cli_audit;
-#[allow(dead_code)]
-#[path = "../src/cli/user.rs"]
-mod cli_user;
+// The CLI commands (a library module, `vigil::cli`).
+use vigil::cli::audit as cli_audit;
+use vigil::cli::user as cli_user;
 
 #[test]
 fn cli_verify_names_first_bad_record_and_user_tools_work() {

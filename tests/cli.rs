@@ -1,6 +1,8 @@
 //! The `vigil` binary's stable interfaces: `synth` → `analyze` (JSON Lines on stdout, evidence,
 //! exit codes on bad input) and `serve` (API up, camera online, clean shutdown on SIGTERM).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -187,12 +189,7 @@ fn analyze_bad_input_fails_clearly_without_panic() {
     );
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
+use common::free_port;
 
 fn http_get(url: &str, token: Option<&str>) -> Option<(u16, String)> {
     let mut req = ureq::get(url).timeout(Duration::from_secs(5));

@@ -11,14 +11,13 @@
 //! tests/console/node_modules is missing (`scripts/setup.sh --test` installs them). The server
 //! is stopped with SIGTERM at the end and must exit cleanly.
 
-#[path = "console/serve_support.rs"]
-mod serve_support;
+mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use serve_support::{synth_facade, synth_facade_table, Server};
+use common::{synth_facade, synth_facade_table, Server};
 
 const OPERATOR: (&str, &str) = ("guard1", "guard1-password");
 const VIEWER: (&str, &str) = ("watcher", "watcher-password");
@@ -68,7 +67,7 @@ fn start_server(dir: &Path) -> Server {
 }
 
 fn check_assets(srv: &Server) {
-    let agent = serve_support::agent();
+    let agent = common::agent();
     let get = |path: &str| match agent.get(&srv.url(path)).call() {
         Ok(r) => r,
         Err(ureq::Error::Status(_, r)) => r,

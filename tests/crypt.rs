@@ -11,10 +11,10 @@ use std::time::Duration;
 use rand::{Rng, SeedableRng};
 use vigil::api::{commit_update, router, ApiConfig, AppState, EventBus, EventIds, SharedCameras};
 use vigil::auth::{self, Role};
-use vigil::config::Config;
+use vigil::config::{Config, EvidenceConfig};
 use vigil::events::{Event, EventKind, EventUpdate, Phase};
 use vigil::evidence::crypt::{
-    self, sealed_len, CryptError, EvidenceConfig, EvidenceKey, Sealed, CHUNK, HEADER_LEN, TAG_LEN,
+    self, sealed_len, CryptError, EvidenceKey, Sealed, CHUNK, HEADER_LEN, TAG_LEN,
 };
 use vigil::store::{EvidenceKind, Store};
 
@@ -178,13 +178,22 @@ fn wrong_or_missing_key_is_detected() {
     assert!(detect(b"", None).unwrap().is_none());
 }
 
+/// The key `[evidence]` names, as `vigil serve` loads it.
+fn load_key(c: &Config, base_dir: &Path) -> Result<Option<EvidenceKey>, CryptError> {
+    crypt::load_key(
+        c.evidence.key_file.as_deref(),
+        c.evidence.key_env.as_deref(),
+        base_dir,
+    )
+}
+
 #[test]
 fn config_and_key_loading() {
     let dir = tempfile::tempdir().unwrap();
     // Defaults: off, nothing needed.
     let c = Config::parse("").unwrap();
     assert_eq!(c.evidence, EvidenceConfig::default());
-    assert!(c.evidence.load_key(dir.path()).unwrap().is_none());
+    assert!(load_key(&c, dir.path()).unwrap().is_none());
     // sm4 without a key source is a config error.
     let e = Config::parse("[evidence]\nencrypt = \"sm4\"\n").unwrap_err();
     assert!(e.to_string().contains("evidence.encrypt"), "{e}");
@@ -196,19 +205,16 @@ fn config_and_key_loading() {
     // key_file relative to the config's directory.
     std::fs::write(dir.path().join("sm4.key"), format!("{KEY_HEX}\n")).unwrap();
     let c = Config::parse("[evidence]\nencrypt = \"sm4\"\nkey_file = \"sm4.key\"\n").unwrap();
-    let k = c.evidence.load_key(dir.path()).unwrap().unwrap();
+    let k = load_key(&c, dir.path()).unwrap().unwrap();
     assert_eq!(k.id_hex(), key().id_hex());
     // Missing file, short key, bad hex: clear errors naming the field, no key material.
-    let missing = c
-        .evidence
-        .load_key(&dir.path().join("nowhere"))
-        .unwrap_err();
+    let missing = load_key(&c, &dir.path().join("nowhere")).unwrap_err();
     assert!(
         missing.to_string().contains("evidence.key_file"),
         "{missing}"
     );
     std::fs::write(dir.path().join("sm4.key"), "0123456789abcdef\n").unwrap();
-    let short = c.evidence.load_key(dir.path()).unwrap_err().to_string();
+    let short = load_key(&c, dir.path()).unwrap_err().to_string();
     assert!(
         short.contains("32 hex digits") && short.contains("got 16"),
         "{short}"
@@ -218,19 +224,19 @@ fn config_and_key_loading() {
         "0123456789abcdeffedcba987654321x",
     )
     .unwrap();
-    assert!(c.evidence.load_key(dir.path()).is_err());
+    assert!(load_key(&c, dir.path()).is_err());
     // key_env.
     let var = "VIGIL_TEST_SM4_KEY_CRYPT_RS";
     let c = Config::parse(&format!(
         "[evidence]\nencrypt = \"sm4\"\nkey_env = \"{var}\"\n"
     ))
     .unwrap();
-    let unset = c.evidence.load_key(dir.path()).unwrap_err().to_string();
+    let unset = load_key(&c, dir.path()).unwrap_err().to_string();
     assert!(unset.contains(var) && unset.contains("not set"), "{unset}");
     std::env::set_var(var, KEY_HEX);
-    assert!(c.evidence.load_key(dir.path()).unwrap().is_some());
+    assert!(load_key(&c, dir.path()).unwrap().is_some());
     std::env::set_var(var, "abc");
-    let e = c.evidence.load_key(dir.path()).unwrap_err().to_string();
+    let e = load_key(&c, dir.path()).unwrap_err().to_string();
     assert!(!e.contains("abc"), "the key must not be echoed: {e}");
 }
 
@@ -289,14 +295,18 @@ struct Api {
 }
 
 impl Api {
-    fn start(store: &Store) -> Api {
-        auth::add_user(store, "op", Role::Operator, "password-123").unwrap();
+    /// An API server on `store` that opens sealed evidence with `key`.
+    fn start(store: &Store, key: Option<Arc<EvidenceKey>>) -> Api {
+        if auth::user_count(store).unwrap() == 0 {
+            auth::add_user(store, "op", Role::Operator, "password-123").unwrap();
+        }
         let state = AppState::new(
             store.clone(),
             EventBus::new(16),
             Arc::new(SharedCameras::default()),
             ApiConfig::default(),
-        );
+        )
+        .with_evidence_key(key);
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -369,7 +379,6 @@ fn sha256_hex(b: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(b))
 }
 
-/// The only test here that installs the process-wide key (tests run in parallel threads).
 #[test]
 fn evidence_is_sealed_when_written_and_served_decrypted_with_range() {
     use vigil::ingest::{Counters, IngestOptions, MediaSource};
@@ -393,23 +402,21 @@ fn evidence_is_sealed_when_written_and_served_decrypted_with_range() {
     drop(last);
 
     // Plaintext references, written with encryption off.
-    crypt::install(None, false);
     let plain_clip = dir.path().join("plain/clip.mp4");
-    vigil::evidence::clip::write_mp4(&plain_clip, &cut).unwrap();
+    vigil::evidence::clip::write_mp4(&plain_clip, &cut, None).unwrap();
     let plain_png = dir.path().join("plain/trajectory.png");
-    vigil::evidence::draw::save_picture(&plain_png, &img).unwrap();
+    vigil::evidence::draw::save_picture(&plain_png, &img, None).unwrap();
     let clip_bytes = std::fs::read(&plain_clip).unwrap();
     let png_bytes = std::fs::read(&plain_png).unwrap();
 
-    // Encryption on: the same writers seal.
-    crypt::install(Some(EvidenceKey::from_hex(KEY_HEX).unwrap()), true);
+    // Encryption on: the same writers seal with the key they are given.
     let ev_dir = dir.path().join("evidence/cam/falling-0001");
     let clip = ev_dir.join("clip.mp4");
-    let info = vigil::evidence::clip::write_mp4(&clip, &cut).unwrap();
+    let info = vigil::evidence::clip::write_mp4(&clip, &cut, Some(&k)).unwrap();
     let png = ev_dir.join("trajectory.png");
-    vigil::evidence::draw::save_picture(&png, &img).unwrap();
+    vigil::evidence::draw::save_picture(&png, &img, Some(&k)).unwrap();
     let jpg = ev_dir.join("snapshot.jpg");
-    vigil::evidence::draw::save_picture(&jpg, &img).unwrap();
+    vigil::evidence::draw::save_picture(&jpg, &img, Some(&k)).unwrap();
     let sealed_clip = std::fs::read(&clip).unwrap();
     assert!(crypt::is_sealed(&sealed_clip), "clip not sealed");
     assert_eq!(info.bytes, sealed_clip.len() as u64);
@@ -422,7 +429,14 @@ fn evidence_is_sealed_when_written_and_served_decrypted_with_range() {
     let opened = crypt::read_evidence(&clip, Some(k.clone())).unwrap();
     assert_eq!(opened.len(), clip_bytes.len());
     assert_eq!(sha256_hex(&opened), sha256_hex(&clip_bytes));
-    assert_eq!(crypt::read_evidence(&png, None).unwrap(), png_bytes);
+    assert_eq!(
+        crypt::read_evidence(&png, Some(k.clone())).unwrap(),
+        png_bytes
+    );
+    assert!(
+        crypt::read_evidence(&png, None).is_err(),
+        "sealed needs the key"
+    );
 
     // Indexed like `serve` does, then downloaded through the API.
     let store = Store::open(dir.path().join("vigil.db")).unwrap();
@@ -449,16 +463,14 @@ fn evidence_is_sealed_when_written_and_served_decrypted_with_range() {
         .unwrap();
     // A plaintext snapshot (written before encryption was turned on) is served as it is.
     let old_jpg = dir.path().join("plain/snapshot.jpg");
-    crypt::install(None, false);
-    vigil::evidence::draw::save_picture(&old_jpg, &img).unwrap();
-    crypt::install(Some(EvidenceKey::from_hex(KEY_HEX).unwrap()), true);
+    vigil::evidence::draw::save_picture(&old_jpg, &img, None).unwrap();
     let old_jpg_bytes = std::fs::read(&old_jpg).unwrap();
     assert!(!crypt::is_sealed(&old_jpg_bytes));
     store
         .attach_evidence(id, EvidenceKind::Snapshot, &old_jpg)
         .unwrap();
 
-    let api = Api::start(&store);
+    let api = Api::start(&store, Some(k.clone()));
     let n = clip_bytes.len() as u64;
     let clip_path = format!("/events/{id}/clip.mp4");
 
@@ -548,15 +560,13 @@ fn evidence_is_sealed_when_written_and_served_decrypted_with_range() {
         rusqlite::params![sha256_hex(&sealed_clip), id],
     )
     .unwrap();
-    crypt::install(
-        Some(EvidenceKey::from_hex("ffffffffffffffffffffffffffffffff").unwrap()),
-        true,
-    );
+    let wrong = Arc::new(EvidenceKey::from_hex("ffffffffffffffffffffffffffffffff").unwrap());
+    let api = Api::start(&store, Some(wrong));
     let (s, body, ..) = api.get(&clip_path, Some("bytes=0-9"));
     assert_eq!(s, 500);
     assert!(String::from_utf8_lossy(&body).contains("evidence_key"));
     // No key at all: sealed evidence cannot be served, plaintext still can.
-    crypt::install(None, false);
+    let api = Api::start(&store, None);
     assert_eq!(api.get(&clip_path, None).0, 500);
     assert_eq!(api.get(&format!("/events/{id}/snapshot.jpg"), None).0, 200);
 }

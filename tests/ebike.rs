@@ -1,6 +1,7 @@
 //! E-bike-in-elevator analytic: the ONNX detector against a Python onnxruntime reference, the
 //! elevator rules, the full analytic on rendered scenes with the real default model, HTTP
-//! actions against a real server on 127.0.0.1, and the VOC evaluation.
+//! actions against a real server on 127.0.0.1 (fired by the service, never by the analytic or
+//! `vigil analyze`), and the VOC evaluation.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
@@ -10,7 +11,6 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use image::{Rgb, RgbImage};
-use vigil::analytics::ebike::actions::{ActionContext, ActionRunner};
 use vigil::analytics::ebike::config::{ActionConfig, ActionTrigger};
 use vigil::analytics::ebike::detector::{Detector, DetectorOptions};
 use vigil::analytics::ebike::layouts::LayoutKind;
@@ -24,6 +24,7 @@ use vigil::config::Config;
 use vigil::events::{EventKind, EventUpdate, Phase};
 use vigil::evidence::draw;
 use vigil::frame::Frame;
+use vigil::service::actions::{ActionContext, ActionRunner, CameraActions};
 
 const W: u32 = 640;
 const H: u32 = 360;
@@ -850,8 +851,10 @@ fn failing_actions_retry_then_give_up_without_blocking() {
     assert_eq!(stats.attempts.load(Ordering::Relaxed), 3 + 2);
 }
 
+/// The analytic is pure: with actions configured it raises its alarm and calls nobody; the
+/// service's `CameraActions`, fed with that alarm, makes exactly the configured calls.
 #[test]
-fn analytic_fires_actions_for_its_events() {
+fn the_service_fires_actions_for_the_analytics_events() {
     if model("yolox_nano.onnx").is_none() {
         return;
     }
@@ -866,9 +869,24 @@ fn analytic_fires_actions_for_its_events() {
     let Some((ups, _, a)) = run_scenario(&cfg) else {
         return;
     };
-    let id = ups[0].event.id;
-    let stats = a.action_stats().unwrap();
     drop(a);
+    let new = ups
+        .iter()
+        .find(|u| u.phase == Phase::New)
+        .expect("an alarm");
+    let end = ups.iter().find(|u| u.phase == Phase::End).expect("an end");
+    let id = new.event.id;
+    let config = Config::parse(&format!(
+        "[[camera]]\nname = \"lift-1\"\nkind = \"elevator\"\nsource = \"x.mp4\"\n\
+         [[camera.elevator.actions]]\non = \"alarm\"\nurl = \"{addr}/on\"\n\
+         [[camera.elevator.actions]]\non = \"clear\"\nurl = \"{addr}/off\"\n"
+    ))
+    .expect("config");
+    let actions = CameraActions::from_config(&config);
+    actions.alarm(&new.event);
+    actions.clear(&end.event);
+    let stats = actions.stats("lift-1").expect("lift-1 has actions");
+    drop(actions); // drains the queue
     let on = rx.recv_timeout(Duration::from_secs(20)).expect("on");
     let off = rx.recv_timeout(Duration::from_secs(20)).expect("off");
     assert_eq!(on.request_line, "POST /on HTTP/1.1");
@@ -877,6 +895,146 @@ fn analytic_fires_actions_for_its_events() {
     assert_eq!(v["event_id"], id);
     assert_eq!(v["phase"], "clear");
     assert_eq!(stats.sent.load(Ordering::Relaxed), 2);
+    assert!(rx.try_recv().is_err(), "the analytic itself made no call");
+}
+
+/// `vigil serve`'s event path: the writer commits the alarm, then fires the alarm action; the
+/// analytic's end fires the clear action; the complete event (after the clip) adds no call and
+/// closes the stored event. Real SQLite file, real HTTP listener.
+#[test]
+fn the_event_writer_fires_actions_for_committed_alarms() {
+    use vigil::events::Event;
+    use vigil::service::events::EventWriter;
+    use vigil::service::node::NodeEvent;
+    use vigil::service::EventBus;
+    use vigil::store::Store;
+
+    let (addr, rx) = serve(200);
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("vigil.db")).unwrap();
+    let config = Config::parse(&format!(
+        "[[camera]]\nname = \"lift-1\"\nkind = \"elevator\"\nsource = \"x.mp4\"\n\
+         [[camera.elevator.actions]]\non = \"alarm\"\nurl = \"{addr}/on\"\n\
+         [[camera.elevator.actions]]\non = \"clear\"\nurl = \"{addr}/off\"\n"
+    ))
+    .expect("config");
+    let actions = std::sync::Arc::new(CameraActions::from_config(&config));
+    let mut writer = EventWriter::new(store.clone(), EventBus::new(16), actions.clone());
+    let mut ev = Event::new(4, EventKind::EbikeInElevator, "lift-1", 12.0, 0.8);
+    ev.label = Some("bicycle".into());
+    writer.handle(NodeEvent::Alarm(ev.clone()));
+    let on = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("alarm call");
+    assert_eq!(on.request_line, "POST /on HTTP/1.1");
+    let stored = |store: &Store| -> Vec<(String, u64, String)> {
+        let page = store
+            .list_events(&vigil::store::EventFilter::default(), None, 10)
+            .unwrap();
+        page.events
+            .into_iter()
+            .map(|e| (e.camera, e.seq, e.phase))
+            .collect()
+    };
+    assert_eq!(
+        stored(&store),
+        vec![("lift-1".to_string(), 4, "open".to_string())]
+    );
+    ev.end_s = 15.0;
+    writer.handle(NodeEvent::Ended(ev.clone()));
+    let off = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("clear call");
+    assert_eq!(off.request_line, "POST /off HTTP/1.1");
+    writer.handle(NodeEvent::Complete(ev));
+    drop(writer);
+    let stats = actions.stats("lift-1").expect("stats");
+    drop(actions); // drains the queue
+    assert_eq!(stats.sent.load(Ordering::Relaxed), 2);
+    assert!(
+        rx.try_recv().is_err(),
+        "one alarm and one clear call, nothing more"
+    );
+    assert_eq!(
+        stored(&store),
+        vec![("lift-1".to_string(), 4, "ended".to_string())]
+    );
+}
+
+/// `vigil analyze` on a clip that raises an e-bike alarm, with a config whose actions point at
+/// a listener on 127.0.0.1: the alarm is printed and the listener is never called.
+#[test]
+fn analyze_with_elevator_actions_calls_nothing() {
+    if model("yolox_nano.onnx").is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let clip = dir.path().join("lift.mp4");
+    // The scene of `run_scenario`, encoded as H.264 by the ffmpeg CLI.
+    let mut ff = std::process::Command::new("ffmpeg")
+        .args([
+            "-nostdin", "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24",
+        ])
+        .args(["-s", &format!("{W}x{H}"), "-r", "25", "-i", "-"])
+        .args([
+            "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p",
+        ])
+        .arg(&clip)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("the ffmpeg CLI");
+    {
+        let mut stdin = ff.stdin.take().expect("stdin");
+        let empty = scene(None);
+        for i in 0..250u64 {
+            let img = if (50..125).contains(&i) {
+                scene(Some((220.0 + (i - 50) as f64 * 2.0, 250.0)))
+            } else {
+                empty.clone()
+            };
+            stdin.write_all(img.as_raw()).expect("frame to ffmpeg");
+        }
+    }
+    assert!(ff.wait().expect("ffmpeg").success());
+    // Never accepted: a connection attempt would wait in the backlog and show up below.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let cfg = dir.path().join("lift.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[[camera]]\nname = \"lift-1\"\nkind = \"elevator\"\nsource = \"lift.mp4\"\n\
+             [camera.elevator]\nmodel = \"{}\"\nban_bicycles = true\nscore_threshold = 0.2\n\
+             [[camera.elevator.actions]]\non = \"alarm\"\nurl = \"http://{addr}/relay/on\"\n\
+             [[camera.elevator.actions]]\non = \"clear\"\nurl = \"http://{addr}/relay/off\"\n",
+            root().join("models/yolox_nano.onnx").display()
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .arg("analyze")
+        .arg(&clip)
+        .arg("--config")
+        .arg(&cfg)
+        .env("VIGIL_LOG", "warn")
+        .output()
+        .expect("run vigil");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("\"ebike_in_elevator\""),
+        "the clip must raise an alarm for this test to mean anything: {stdout}"
+    );
+    match listener.accept() {
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+        Ok((_, peer)) => panic!("vigil analyze called the action listener (from {peer})"),
+        Err(e) => panic!("accept: {e}"),
+    }
 }
 
 // ---------------------------------------------------------------- evaluation and dataset export

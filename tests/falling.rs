@@ -579,10 +579,8 @@ fn analytic_loads_the_model_or_falls_back() {
     }
 }
 
-// The CLI module lives in the binary crate; compile it here too so its wiring is tested.
-#[allow(dead_code)]
-#[path = "../src/cli/eval.rs"]
-mod cli_eval;
+// The CLI's eval command (a library module, `vigil::cli`).
+use vigil::cli::eval as cli_eval;
 
 #[test]
 fn eval_cli_parses_and_a_tiny_suite_runs() {

@@ -1,8 +1,7 @@
 //! Fault tests on a real `vigil serve` process (loopback only): evidence that survives a
 //! `kill -9` and a restart, and a full evidence filesystem.
 
-#[path = "console/serve_support.rs"]
-mod serve_support;
+mod common;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -10,7 +9,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serve_support::{synth_facade, synth_facade_table, Server};
+use common::{synth_facade, synth_facade_table, Server};
 use sha2::Digest;
 
 /// A looping, real-time tower camera: seed 3 raises at least one alarm per 8 s loop.

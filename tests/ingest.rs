@@ -356,7 +356,7 @@ fn ring_cut_remuxes_a_playable_clip_matching_the_frames() {
     assert!(cut.packets[0].is_key());
     assert!(cut.end_s >= 6.5, "end {}", cut.end_s);
     let out = dir.path().join("ev/clip.mp4");
-    let info = write_mp4(&out, &cut).expect("write clip");
+    let info = write_mp4(&out, &cut, None).expect("write clip");
     assert_eq!(info.packets, cut.packets.len());
     assert!(info.bytes > 1000 && info.bytes == std::fs::metadata(&out).unwrap().len());
     assert!(!dir.path().join("ev/clip.mp4.part").exists());
@@ -446,11 +446,11 @@ fn clip_write_failure_leaves_no_file() {
     let target = dir.path().join("taken.mp4");
     std::fs::create_dir(&target).unwrap();
     std::fs::write(target.join("keep"), b"x").unwrap();
-    assert!(write_mp4(&target, &cut).is_err());
+    assert!(write_mp4(&target, &cut, None).is_err());
     assert!(!dir.path().join("taken.mp4.part").exists());
     // Parent is a file: cannot even create the directory.
     let blocked = dir.path().join("a.mp4").join("clip.mp4");
-    assert!(write_mp4(&blocked, &cut).is_err());
+    assert!(write_mp4(&blocked, &cut, None).is_err());
 }
 
 #[test]
@@ -561,7 +561,7 @@ fn real_footage_decodes_fully() {
                 .map(|s| s.to_string_lossy().to_string())
                 .unwrap_or_default();
             let out = dir.path().join(format!("real_clip_{stem}.mp4"));
-            let info = write_mp4(&out, &cut).expect("clip");
+            let info = write_mp4(&out, &cut, None).expect("clip");
             let o = Command::new("ffmpeg")
                 .args(["-nostdin", "-v", "error", "-i"])
                 .arg(&info.path)
@@ -742,7 +742,7 @@ fn cut_near_an_open_gop_keyframe_starts_at_the_idr() {
     );
     assert!(cut.packets[0].is_key());
     let out = dir.path().join("clip.mp4");
-    write_mp4(&out, &cut).expect("write clip");
+    write_mp4(&out, &cut, None).expect("write clip");
     assert_browser_friendly(&out);
 
     // It shows exactly the analysed frames from the IDR on, through key_t + 2.5 s.
@@ -765,7 +765,7 @@ fn cut_near_an_open_gop_keyframe_starts_at_the_idr() {
             cut.start_s
         );
         let out = dir.path().join(format!("clip-{k}.mp4"));
-        write_mp4(&out, &cut).unwrap();
+        write_mp4(&out, &cut, None).unwrap();
         assert_browser_friendly(&out);
     }
 }
@@ -806,14 +806,14 @@ fn ring_survives_the_loop_of_a_file_source() {
     assert!((cut.start_s - 3.0).abs() < 1e-6, "start {}", cut.start_s);
     assert!(cut.end_s >= 3.9, "end {}", cut.end_s);
     let out = dir.path().join("loop-clip.mp4");
-    write_mp4(&out, &cut).expect("write clip");
+    write_mp4(&out, &cut, None).expect("write clip");
     assert_browser_friendly(&out);
 
     // Spanning the loop point from pass 1's IDR: pass 1, then pass 2, frame for frame.
     let cut = ring.cut(0.5, 3.9).expect("cut");
     assert!(cut.start_s.abs() < 1e-6, "start {}", cut.start_s);
     let out = dir.path().join("span-clip.mp4");
-    write_mp4(&out, &cut).expect("write clip");
+    write_mp4(&out, &cut, None).expect("write clip");
     assert_browser_friendly(&out);
     let dur: f64 = ffprobe(
         &["-show_entries", "format=duration", "-of", "csv=p=0"],
@@ -836,6 +836,6 @@ fn ring_survives_the_loop_of_a_file_source() {
     let cut = ring.cut(3.5, 4.2).unwrap();
     assert!((cut.start_s - 3.0).abs() < 1e-6, "start {}", cut.start_s);
     let out = dir.path().join("pass2.mp4");
-    write_mp4(&out, &cut).unwrap();
+    write_mp4(&out, &cut, None).unwrap();
     assert_browser_friendly(&out);
 }

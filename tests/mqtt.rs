@@ -5,7 +5,8 @@
 //! committed during the outage delivered. Skipped (passing, with a note) only when the
 //! `mosquitto` binary is not installed (`scripts/setup.sh --test` installs it).
 
-use std::net::TcpListener;
+mod common;
+
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::Ordering;
@@ -39,13 +40,7 @@ macro_rules! need_broker {
     };
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use common::free_port;
 
 struct Broker {
     child: Child,

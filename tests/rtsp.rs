@@ -1,6 +1,8 @@
 //! LiveSource against a real RTSP server (GStreamer, tests/support/rtsp_server.py): frames
 //! flow, the server dies, LiveSource retries, the server comes back, frames flow again.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -30,12 +32,7 @@ fn gst_rtsp_available() -> bool {
         .is_ok_and(|s| s.success())
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
+use common::free_port;
 
 struct Server(Child);
 

@@ -2,14 +2,13 @@
 //! bounded memory, connection and subscriber caps, header read timeout, audited ranged
 //! downloads, tampered evidence refused, case-insensitive bearer scheme.
 
-#[path = "console/serve_support.rs"]
-mod serve_support;
+mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use serve_support::{synth_facade, synth_facade_table, Server};
+use common::{synth_facade, synth_facade_table, Server};
 
 fn config(dir: &std::path::Path, api: &str) -> String {
     let clip = synth_facade(dir, "tower", 3, &["--duration", "8", "--drops", "2"]);
@@ -24,7 +23,7 @@ fn config(dir: &std::path::Path, api: &str) -> String {
 
 fn post_login(addr: &str, name: &str, password: &str) -> (u16, Option<String>) {
     let body = serde_json::json!({ "name": name, "password": password }).to_string();
-    let r = serve_support::agent()
+    let r = common::agent()
         .post(&format!("http://{addr}/api/v1/auth/login"))
         .set("Content-Type", "application/json")
         .send_string(&body);
@@ -191,7 +190,7 @@ fn evidence_downloads_are_audited_per_session_and_tampering_is_refused() {
 
     // A ranged download that does not start at byte 0 is audited (once per session).
     let ranged = |range: &str| -> u16 {
-        match serve_support::agent()
+        match common::agent()
             .get(&srv.url(&format!("/api/v1/events/{id}/clip.mp4")))
             .set("Authorization", &format!("bearer {tok}"))
             .set("Range", range)
@@ -238,7 +237,7 @@ fn evidence_downloads_are_audited_per_session_and_tampering_is_refused() {
 
     // Logout with a lowercase scheme really revokes the token.
     let t2 = srv.login("admin", &srv.admin_password);
-    let r = serve_support::agent()
+    let r = common::agent()
         .post(&srv.url("/api/v1/auth/logout"))
         .set("Authorization", &format!("bearer {t2}"))
         .call()

@@ -10,9 +10,8 @@ use vigil::synth::{
     Look, ObjectKind,
 };
 
-#[path = "../src/cli/synth.rs"]
-#[allow(dead_code)]
-mod cli_synth;
+// The CLI's synth command (a library module, `vigil::cli`).
+use vigil::cli::synth as cli_synth;
 
 fn small(seed: u64) -> FacadeSpec {
     FacadeSpec {

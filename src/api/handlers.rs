@@ -522,7 +522,7 @@ async fn config_get(
 async fn config_reload(
     State(state): State<AppState>,
     p: Principal,
-) -> ApiResult<Json<crate::node::ReloadReport>> {
+) -> ApiResult<Json<crate::service::ReloadReport>> {
     require(&state, &p, Action::ManageConfig, "config").await?;
     let r = reloader(&state)?;
     let store = state.store.clone();
@@ -543,7 +543,7 @@ async fn config_reload(
         )?;
         match res {
             Ok(rep) => Ok(Json(rep)),
-            Err(e @ crate::node::ReloadError::Unavailable(_)) => Err(ApiError::internal(e.to_string())),
+            Err(e @ crate::service::ReloadError::Unavailable(_)) => Err(ApiError::internal(e.to_string())),
             Err(e) => {
                 tracing::warn!(user = %p.name, error = %e, "configuration reload rejected; the running configuration is unchanged");
                 Err(ApiError::new(
@@ -661,7 +661,7 @@ async fn change_state(
     })
     .await?;
     state.bus.publish(super::EventNotice {
-        phase: "state".into(),
+        phase: crate::service::NoticePhase::State,
         event: rec.clone(),
     });
     Ok(Json(rec))
@@ -813,6 +813,7 @@ async fn evidence(
         .map(|s| s.to_string());
     let store = state.store.clone();
     let guards = state.guards.clone();
+    let key = state.evidence_key.clone();
     blocking(move || {
         if store.get_event(id)?.is_none() {
             return Err(ApiError::not_found(format!("no event {id}")));
@@ -860,7 +861,8 @@ async fn evidence(
             };
             ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, code, e.to_string())
         };
-        let sealed = crate::evidence::crypt::Sealed::detect(&mut f).map_err(sealed_err)?;
+        let sealed =
+            crate::evidence::crypt::Sealed::detect_with(&mut f, key).map_err(sealed_err)?;
         let len = match &sealed {
             Some(s) => s.plain_len(),
             None => f
@@ -990,7 +992,7 @@ async fn stream_events(
                     return None;
                 }
                 let ev = SseEvent::default()
-                    .event(n.phase.clone())
+                    .event(n.phase.as_str())
                     .id(format!("{}-{}", n.event.id, n.event.updated_at_ms))
                     .json_data(&n)
                     .unwrap_or_else(|_| SseEvent::default().comment("unserialisable notice"));

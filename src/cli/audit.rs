@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Result};
 
-use vigil::audit::{self, AuditError};
-use vigil::store::Store;
+use crate::audit::{self, AuditError};
+use crate::store::Store;
 
 #[derive(clap::Args, Debug)]
 pub struct AuditArgs {

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
-use vigil::analytics::ebike::dataset::{export_yolo, ExportOptions};
+use crate::analytics::ebike::dataset::{export_yolo, ExportOptions};
 
 #[derive(clap::Args, Debug)]
 pub struct DatasetArgs {

@@ -5,9 +5,9 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
-use vigil::analytics::ebike::analytic::{detector_options, resolve_path};
-use vigil::analytics::ebike::eval::{evaluate_images, evaluate_sequence, list_images};
-use vigil::analytics::ebike::{Detector, ElevatorConfig};
+use crate::analytics::ebike::analytic::{detector_options, resolve_path};
+use crate::analytics::ebike::eval::{evaluate_images, evaluate_sequence, list_images};
+use crate::analytics::ebike::{Detector, ElevatorConfig};
 
 #[derive(clap::Args, Debug)]
 pub struct EvalEbikeArgs {

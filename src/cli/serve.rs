@@ -7,12 +7,14 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
-use vigil::api::{self, AppState, EventBus, EventIds, SharedCameras};
-use vigil::auth::{self, Role};
-use vigil::config::Config;
-use vigil::events::{EventUpdate, Phase};
-use vigil::node::{Node, NodeEvent};
-use vigil::store::{EvidenceKind, Store};
+use crate::api::{self, AppState};
+use crate::auth::{self, Role};
+use crate::config::Config;
+use crate::service::actions::CameraActions;
+use crate::service::events::EventWriter;
+use crate::service::node::{FileReloader, Node};
+use crate::service::{EventBus, SharedCameras};
+use crate::store::Store;
 
 #[derive(clap::Args, Debug)]
 pub struct ServeArgs {
@@ -60,56 +62,6 @@ fn bootstrap_admin(store: &Store, data_dir: &std::path::Path) -> Result<()> {
     Ok(())
 }
 
-/// Store every event change, then publish it (store first: nobody hears of an event that
-/// is not committed).
-fn consume(rx: std::sync::mpsc::Receiver<NodeEvent>, store: Store, bus: EventBus) {
-    let mut ids = EventIds::new();
-    for ev in rx {
-        let (phase, event) = match ev {
-            NodeEvent::Alarm(e) => (Phase::New, e),
-            NodeEvent::Complete(e) => (Phase::End, e),
-        };
-        let key = (event.camera.clone(), event.id);
-        // Evidence is attached before the end notice goes out, so subscribers see it.
-        if phase == Phase::End {
-            if let (Some(&id), Some(paths)) = (ids.get(&key), event.evidence.as_ref()) {
-                attach(&store, id, paths);
-            }
-        }
-        let known = ids.contains_key(&key);
-        let upd = EventUpdate {
-            phase,
-            event: event.clone(),
-            pictures: Vec::new(),
-        };
-        match api::commit_update(&store, &bus, &mut ids, &upd) {
-            Ok(id) => {
-                if phase == Phase::End && !known {
-                    if let Some(paths) = event.evidence.as_ref() {
-                        attach(&store, id, paths);
-                        let _ = bus.publish_from_store(&store, id, "update");
-                    }
-                }
-            }
-            Err(e) => tracing::error!(camera = %event.camera, error = %e, "cannot store event"),
-        }
-    }
-}
-
-fn attach(store: &Store, id: i64, paths: &vigil::events::EvidencePaths) {
-    for (kind, p) in [
-        (EvidenceKind::Clip, &paths.clip),
-        (EvidenceKind::Snapshot, &paths.snapshot),
-        (EvidenceKind::Trajectory, &paths.trajectory),
-    ] {
-        if let Some(p) = p {
-            if let Err(e) = store.attach_evidence(id, kind, std::path::Path::new(p)) {
-                tracing::error!(event = id, path = %p, error = %e, "cannot index evidence");
-            }
-        }
-    }
-}
-
 async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -134,7 +86,7 @@ async fn shutdown_signal() {
 
 /// SIGHUP re-reads the config file like `POST /api/v1/config/reload` (audited as `SIGHUP`).
 fn spawn_sighup_reload(
-    reloader: Arc<dyn api::ConfigReloader>,
+    reloader: Arc<dyn crate::service::ConfigReloader>,
     store: Store,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
@@ -156,9 +108,9 @@ fn spawn_sighup_reload(
                         Err(e) => serde_json::json!({ "ok": false, "error": e.to_string() }),
                     };
                     let entry =
-                        vigil::audit::AuditEntry::new("SIGHUP", "-", "config.reload", "config")
+                        crate::audit::AuditEntry::new("SIGHUP", "-", "config.reload", "config")
                             .detail(detail);
-                    if let Err(e) = vigil::audit::append(&st, &entry) {
+                    if let Err(e) = crate::audit::append(&st, &entry) {
                         tracing::error!(error = %e, "cannot audit the reload");
                     }
                     res
@@ -195,12 +147,19 @@ pub fn run(args: ServeArgs) -> Result<()> {
     bound_allocator();
     let cfg = Config::load(&args.config)?;
     // Evidence encryption: a configured key that is missing or malformed stops start-up here.
-    let evidence_key = cfg.evidence.load_key(&cfg.base_dir)?;
-    let encrypt = cfg.evidence.encrypt == vigil::evidence::crypt::Encrypt::Sm4;
+    let evidence_key = crate::evidence::crypt::load_key(
+        cfg.evidence.key_file.as_deref(),
+        cfg.evidence.key_env.as_deref(),
+        &cfg.base_dir,
+    )?;
+    let encrypt = cfg.evidence.encrypt == crate::config::Encrypt::Sm4;
     if let Some(k) = &evidence_key {
         tracing::info!(key_id = %k.id_hex(), encrypt, "evidence key loaded");
     }
-    vigil::evidence::crypt::install(evidence_key, encrypt);
+    // Passed explicitly: the API opens sealed evidence with it, the cameras seal with it when
+    // encryption is on.
+    let evidence_key = evidence_key.map(Arc::new);
+    let seal_key = if encrypt { evidence_key.clone() } else { None };
     let data_dir = cfg.resolve(&cfg.node.data_dir.to_string_lossy());
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("creating data dir {}", data_dir.display()))?;
@@ -229,35 +188,39 @@ pub fn run(args: ServeArgs) -> Result<()> {
     rt.block_on(async move {
         let bus = EventBus::new(1024);
         let cameras = SharedCameras::default();
-        let registry: Arc<dyn api::CameraRegistry> = Arc::new(cameras.clone());
+        let registry: Arc<dyn crate::service::CameraRegistry> = Arc::new(cameras.clone());
         let state = AppState::new(
             store.clone(),
             bus.clone(),
             registry.clone(),
             cfg.api.clone(),
-        );
+        )
+        .with_evidence_key(evidence_key);
         let listener = tokio::net::TcpListener::bind(&addr)
             .await
             .with_context(|| format!("binding the API to {addr}"))?;
         tracing::info!(addr = %addr, "API and console at http://{addr}/");
 
         let (tx, rx) = std::sync::mpsc::channel();
-        let node = Node::start(&cfg, data_dir.join("evidence"), tx);
+        let node = Node::start(&cfg, data_dir.join("evidence"), seal_key, tx);
+        // Relay / elevator-gateway calls: fed with committed alarms by the event writer.
+        let actions = Arc::new(CameraActions::from_config(&cfg));
         let consumer = {
-            let (store, bus) = (store.clone(), bus.clone());
+            let writer = EventWriter::new(store.clone(), bus.clone(), actions.clone());
             std::thread::Builder::new()
                 .name("events".into())
-                .spawn(move || consume(rx, store, bus))
+                .spawn(move || writer.run(rx))
                 .context("spawning the event writer")?
         };
 
         // Configuration reload: `POST /api/v1/config/reload` and SIGHUP.
-        let reloader: Arc<dyn api::ConfigReloader> = Arc::new(vigil::node::FileReloader {
+        let reloader: Arc<dyn crate::service::ConfigReloader> = Arc::new(FileReloader {
             path: args.config.clone(),
             control: node.control(),
+            actions,
         });
         let app =
-            api::router(state.with_reloader(reloader.clone())).merge(vigil::console::router());
+            api::router(state.with_reloader(reloader.clone())).merge(crate::console::router());
         let hup_task = spawn_sighup_reload(reloader, store.clone());
 
         // Camera figures (state, thumbnail) for the API and health history.
@@ -276,7 +239,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
         });
         // MQTT: availability, committed event notices (from the outbox), camera stats.
         let mqtt = match cfg.mqtt.clone() {
-            Some(m) => Some(vigil::push::mqtt::spawn(
+            Some(m) => Some(crate::push::mqtt::spawn(
                 m,
                 cfg.node.name.as_deref(),
                 store.clone(),
@@ -285,9 +248,10 @@ pub fn run(args: ServeArgs) -> Result<()> {
             )?),
             None => None,
         };
-        let sampler = api::spawn_health_sampler(store.clone(), registry, Duration::from_secs(10));
-        let hooks = vigil::push::spawn_webhook_worker(store.clone(), cfg.webhooks.clone(), &bus);
-        let retention = vigil::push::spawn_retention(store.clone(), cfg.retention.clone());
+        let sampler =
+            crate::service::spawn_health_sampler(store.clone(), registry, Duration::from_secs(10));
+        let hooks = crate::push::spawn_webhook_worker(store.clone(), cfg.webhooks.clone(), &bus);
+        let retention = crate::push::spawn_retention(store.clone(), cfg.retention.clone());
 
         let limits = api::server::ServerLimits {
             max_connections: cfg.api.max_connections,
@@ -330,7 +294,7 @@ fn setup_audit(
     data_dir: &std::path::Path,
     stop: Arc<std::sync::atomic::AtomicBool>,
 ) -> Result<Option<std::thread::JoinHandle<()>>> {
-    use vigil::audit;
+    use crate::audit;
     let a = &cfg.audit;
     if let Some(kf) = &a.key_file {
         let path = cfg.resolve(&kf.to_string_lossy());

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
-use vigil::synth::{
+use crate::synth::{
     render_elevator, render_facade, Distractor, ElevatorSpec, FacadeSpec, Look, ObjectKind,
 };
 
@@ -140,7 +140,7 @@ pub fn run(args: SynthArgs) -> Result<()> {
             for k in 0..a.common.count {
                 let seed = spec.seed + k;
                 let look = if varied {
-                    Look::random(&mut vigil::synth::noise::rng(seed, 0x100C))
+                    Look::random(&mut crate::synth::noise::rng(seed, 0x100C))
                 } else {
                     Look::default()
                 };

@@ -5,9 +5,9 @@ use std::path::PathBuf;
 
 use anyhow::{anyhow, Context, Result};
 
-use vigil::audit::{self, AuditEntry};
-use vigil::auth::{self, Role};
-use vigil::store::Store;
+use crate::audit::{self, AuditEntry};
+use crate::auth::{self, Role};
+use crate::store::Store;
 
 #[derive(clap::Args, Debug)]
 pub struct UserArgs {

@@ -1,9 +1,11 @@
 //! Evidence clips: packets cut from the ring, remuxed (not re-encoded) to MP4.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use ffmpeg_next as ff;
 
+use super::crypt::EvidenceKey;
 use super::EvidenceError;
 use crate::ingest::ring::ClipPackets;
 
@@ -32,7 +34,13 @@ pub struct ClipInfo {
 /// [`crate::ingest::PacketRing::cut`], which starts on a keyframe and leaves out pictures shown
 /// before it, so the earliest pts is the first keyframe's. Writes to a temporary name and
 /// renames, so a failure never leaves a half file.
-pub fn write_mp4(path: &Path, clip: &ClipPackets) -> Result<ClipInfo, EvidenceError> {
+///
+/// With `seal` (evidence encryption on) the file is sealed before it takes its final name.
+pub fn write_mp4(
+    path: &Path,
+    clip: &ClipPackets,
+    seal: Option<&Arc<EvidenceKey>>,
+) -> Result<ClipInfo, EvidenceError> {
     crate::ingest::init();
     if clip.packets.is_empty() {
         return Err(EvidenceError::Empty {
@@ -53,8 +61,8 @@ pub fn write_mp4(path: &Path, clip: &ClipPackets) -> Result<ClipInfo, EvidenceEr
 
     let res = mux(&tmp, clip).and_then(|n| {
         // Sealed when evidence encryption is on (`[evidence] encrypt = "sm4"`).
-        if let Some(key) = super::crypt::write_key() {
-            super::crypt::seal_file(&key, &tmp).map_err(|e| EvidenceError::Io {
+        if let Some(key) = seal {
+            super::crypt::seal_file(key, &tmp).map_err(|e| EvidenceError::Io {
                 path: path.to_path_buf(),
                 reason: e.to_string(),
             })?;

@@ -33,14 +33,11 @@
 
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use ctr::cipher::{KeyIvInit, StreamCipher, StreamCipherSeek};
 use hmac::{Hmac, Mac};
-use serde::{Deserialize, Serialize};
 use sm3::Sm3;
-
-use crate::config::ConfigError;
 
 type Sm4Ctr = ctr::Ctr128BE<sm4::Sm4>;
 type HmacSm3 = Hmac<Sm3>;
@@ -161,128 +158,49 @@ impl EvidenceKey {
     }
 }
 
-// ---------- configuration ----------
+// ---------- key loading ----------
 
-/// How evidence is stored.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Encrypt {
-    #[default]
-    None,
-    Sm4,
+fn cfg_err(field: &str, reason: impl Into<String>) -> CryptError {
+    CryptError::Key(format!("evidence.{field}: {}", reason.into()))
 }
 
-/// `[evidence]`: encryption at rest. With `encrypt = "none"` a configured key is still loaded
-/// so that evidence sealed earlier stays downloadable.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EvidenceConfig {
-    #[serde(default)]
-    pub encrypt: Encrypt,
-    /// File holding the key as 32 hex digits (relative paths: against the config file).
-    #[serde(default)]
-    pub key_file: Option<PathBuf>,
-    /// Environment variable holding the key as 32 hex digits (e.g. `VIGIL_SM4_KEY`).
-    #[serde(default)]
-    pub key_env: Option<String>,
-}
-
-fn cfg_err(field: &str, reason: impl Into<String>) -> ConfigError {
-    ConfigError::Node {
-        field: format!("evidence.{field}"),
-        reason: reason.into(),
-    }
-}
-
-impl EvidenceConfig {
-    /// Structural checks (no file or environment access).
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.key_file.is_some() && self.key_env.is_some() {
-            return Err(cfg_err("key_file", "set key_file or key_env, not both"));
-        }
-        if self.encrypt == Encrypt::Sm4 && self.key_file.is_none() && self.key_env.is_none() {
-            return Err(cfg_err(
-                "encrypt",
-                "\"sm4\" needs a key: key_file = \"…\" or key_env = \"VIGIL_SM4_KEY\"",
-            ));
-        }
-        if let Some(v) = &self.key_env {
-            if v.is_empty() || v.contains('=') || v.contains('\0') {
-                return Err(cfg_err("key_env", "not a valid environment variable name"));
-            }
-        }
-        Ok(())
-    }
-
-    /// Load the configured key (`base_dir`: the config file's directory). `Ok(None)` when no key
-    /// is configured. Errors name the field and never contain key material.
-    pub fn load_key(&self, base_dir: &Path) -> Result<Option<EvidenceKey>, ConfigError> {
-        self.validate()?;
-        if let Some(p) = &self.key_file {
-            let path = if p.is_absolute() || base_dir.as_os_str().is_empty() {
-                p.clone()
-            } else {
-                base_dir.join(p)
-            };
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| cfg_err("key_file", format!("cannot read {}: {e}", path.display())))?;
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::PermissionsExt;
-                if let Ok(m) = std::fs::metadata(&path) {
-                    if m.permissions().mode() & 0o077 != 0 {
-                        tracing::warn!(file = %path.display(), "evidence key file is readable by group or others; chmod 600 it");
-                    }
+/// Load the configured key: from `key_file` (relative paths against `base_dir`, the config
+/// file's directory) or the environment variable `key_env` (`[evidence]`, checked by the config).
+/// `Ok(None)` when neither is set. Errors name the field and never contain key material.
+pub fn load_key(
+    key_file: Option<&Path>,
+    key_env: Option<&str>,
+    base_dir: &Path,
+) -> Result<Option<EvidenceKey>, CryptError> {
+    if let Some(p) = key_file {
+        let path = if p.is_absolute() || base_dir.as_os_str().is_empty() {
+            p.to_path_buf()
+        } else {
+            base_dir.join(p)
+        };
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| cfg_err("key_file", format!("cannot read {}: {e}", path.display())))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            if let Ok(m) = std::fs::metadata(&path) {
+                if m.permissions().mode() & 0o077 != 0 {
+                    tracing::warn!(file = %path.display(), "evidence key file is readable by group or others; chmod 600 it");
                 }
             }
-            let key = EvidenceKey::from_hex(&text)
-                .map_err(|e| cfg_err("key_file", format!("{}: {e}", path.display())))?;
-            return Ok(Some(key));
         }
-        if let Some(var) = &self.key_env {
-            let text = std::env::var(var).map_err(|_| {
-                cfg_err("key_env", format!("environment variable {var} is not set"))
-            })?;
-            let key = EvidenceKey::from_hex(&text)
-                .map_err(|e| cfg_err("key_env", format!("{var}: {e}")))?;
-            return Ok(Some(key));
-        }
-        Ok(None)
+        let key = EvidenceKey::from_hex(&text)
+            .map_err(|e| cfg_err("key_file", format!("{}: {e}", path.display())))?;
+        return Ok(Some(key));
     }
-}
-
-// ---------- process-wide policy ----------
-
-struct Policy {
-    key: Arc<EvidenceKey>,
-    encrypt: bool,
-}
-
-static POLICY: RwLock<Option<Policy>> = RwLock::new(None);
-
-/// Set the process's evidence key (`vigil serve` does this once at start-up). With `encrypt`,
-/// evidence written from now on is sealed; the key is used for reading either way.
-pub fn install(key: Option<EvidenceKey>, encrypt: bool) {
-    let p = key.map(|k| Policy {
-        key: Arc::new(k),
-        encrypt,
-    });
-    match POLICY.write() {
-        Ok(mut g) => *g = p,
-        Err(poisoned) => *poisoned.into_inner() = p,
+    if let Some(var) = key_env {
+        let text = std::env::var(var)
+            .map_err(|_| cfg_err("key_env", format!("environment variable {var} is not set")))?;
+        let key =
+            EvidenceKey::from_hex(&text).map_err(|e| cfg_err("key_env", format!("{var}: {e}")))?;
+        return Ok(Some(key));
     }
-}
-
-/// The key to seal new evidence with, when encryption is on.
-pub fn write_key() -> Option<Arc<EvidenceKey>> {
-    let g = POLICY.read().unwrap_or_else(|p| p.into_inner());
-    g.as_ref().filter(|p| p.encrypt).map(|p| p.key.clone())
-}
-
-/// The key to open sealed evidence with, when one is configured.
-pub fn read_key() -> Option<Arc<EvidenceKey>> {
-    let g = POLICY.read().unwrap_or_else(|p| p.into_inner());
-    g.as_ref().map(|p| p.key.clone())
+    Ok(None)
 }
 
 // ---------- sealing ----------
@@ -429,12 +347,7 @@ pub fn is_sealed(bytes: &[u8]) -> bool {
 
 impl Sealed {
     /// Look at the start of `r`: `Ok(None)` for a plaintext file, otherwise the layout, opened
-    /// with the installed key ([`install`]).
-    pub fn detect<R: Read + Seek>(r: &mut R) -> Result<Option<Sealed>, CryptError> {
-        Self::detect_with(r, read_key())
-    }
-
-    /// As [`Sealed::detect`], with an explicit key.
+    /// with `key` (`None`: a sealed file is an error, [`CryptError::NoKey`]).
     pub fn detect_with<R: Read + Seek>(
         r: &mut R,
         key: Option<Arc<EvidenceKey>>,
@@ -579,11 +492,10 @@ pub fn open(key: &Arc<EvidenceKey>, sealed: &[u8]) -> Result<Vec<u8>, CryptError
     s.read_all(&mut c)
 }
 
-/// Read a whole evidence file as plaintext: sealed files are opened with `key` (or the
-/// installed key), plaintext files are returned as they are.
+/// Read a whole evidence file as plaintext: sealed files are opened with `key`, plaintext files
+/// are returned as they are.
 pub fn read_evidence(path: &Path, key: Option<Arc<EvidenceKey>>) -> Result<Vec<u8>, CryptError> {
     let mut f = std::fs::File::open(path).map_err(CryptError::io(path))?;
-    let key = key.or_else(read_key);
     match Sealed::detect_with(&mut f, key)? {
         Some(s) => s.read_all(&mut f),
         None => std::fs::read(path).map_err(CryptError::io(path)),

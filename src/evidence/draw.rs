@@ -222,8 +222,13 @@ fn glyph(ch: char) -> [u8; 7] {
     }
 }
 
-/// Encode and write a picture; the extension (`.jpg`/`.jpeg` or `.png`) picks the format.
-pub fn save_picture(path: &std::path::Path, img: &RgbImage) -> Result<u64, super::EvidenceError> {
+/// Encode and write a picture; the extension (`.jpg`/`.jpeg` or `.png`) picks the format. With
+/// `seal` (evidence encryption on) the file is sealed with that key.
+pub fn save_picture(
+    path: &std::path::Path,
+    img: &RgbImage,
+    seal: Option<&std::sync::Arc<super::crypt::EvidenceKey>>,
+) -> Result<u64, super::EvidenceError> {
     let err = |reason: String| super::EvidenceError::Encode {
         path: path.to_path_buf(),
         reason,
@@ -246,8 +251,8 @@ pub fn save_picture(path: &std::path::Path, img: &RgbImage) -> Result<u64, super
         other => return Err(err(format!("unsupported picture type '{other}'"))),
     }
     // Sealed when evidence encryption is on (`[evidence] encrypt = "sm4"`).
-    let buf = match super::crypt::write_key() {
-        Some(key) => super::crypt::seal(&key, &buf),
+    let buf = match seal {
+        Some(key) => super::crypt::seal(key, &buf),
         None => buf,
     };
     super::write_atomic(path, &buf)?;

@@ -16,7 +16,8 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use tokio::task::JoinHandle;
 
-use crate::api::{EventBus, WebhookConfig};
+use crate::config::WebhookConfig;
+use crate::service::EventBus;
 use crate::store::{OutboxNotice, Store, StoreError};
 
 /// The bytes a webhook signature covers: `"<timestamp>.<delivery id>."` then the body. The
@@ -176,7 +177,7 @@ async fn deliver_until_ok(
     h: &WebhookConfig,
     sub: &str,
     agent: &ureq::Agent,
-    metrics: &crate::api::Metrics,
+    metrics: &crate::service::Metrics,
     n: &OutboxNotice,
 ) -> Result<(), StoreError> {
     loop {
@@ -202,7 +203,7 @@ async fn deliver_until_ok(
 }
 
 /// Run retention every `cfg.interval_s`.
-pub fn spawn_retention(store: Store, cfg: crate::api::RetentionConfig) -> JoinHandle<()> {
+pub fn spawn_retention(store: Store, cfg: crate::config::RetentionConfig) -> JoinHandle<()> {
     tokio::spawn(async move {
         let enforce = cfg.max_age_days.is_some() || cfg.max_bytes.is_some();
         let age = cfg

@@ -8,7 +8,7 @@ use super::noise::{fbm, gaussian_table, rng, value};
 use super::raster::{draw_blurred, Canvas, Pose, Shape};
 use super::truth::{ElevatorTruth, EntryTruth};
 use super::{check_video, ElevatorSpec, SynthError, SynthFrame};
-use crate::analytics::ebike::ElevatorConfig;
+use crate::config::ElevatorConfig;
 use crate::config::{CameraConfig, CameraKind};
 
 /// Someone (or an e-bike) moving between the door (`s = 0`) and a spot in the car (`s > 0`).

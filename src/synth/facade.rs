@@ -11,7 +11,7 @@ use super::physics::{simulate, Fall, Flutter, ObjectKind, G};
 use super::raster::{blur_steps, draw_blurred, luma, Canvas, Pose, Shape};
 use super::truth::{DistractorTruth, DropEnd, DropTruth, FacadeTruth};
 use super::{Distractor, FacadeSpec, SynthError, SynthFrame};
-use crate::analytics::falling::config::{CalibPoint, FacadeConfig};
+use crate::config::facade::{CalibPoint, FacadeConfig};
 use crate::config::{CameraConfig, CameraKind};
 
 /// A window whose light switches during the clip.

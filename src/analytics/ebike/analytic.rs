@@ -1,16 +1,16 @@
-//! `EbikeAnalytic`: the elevator camera's state machine (detector + rules + actions).
+//! `EbikeAnalytic`: the elevator camera's state machine (detector + rules). Pure: frames in,
+//! event updates out; the actions configured for its alarms are fired by the service.
 
 use std::path::{Path, PathBuf};
 
 use image::RgbImage;
 
-use super::actions::{ActionContext, ActionRunner, ActionStats};
-use super::config::{ActionTrigger, ElevatorConfig};
 use super::detector::{Detector, DetectorOptions};
 use super::nms::Detection;
 use super::rules::{point_in_polygon, Confirm, MotionGate, Scheduler, Transition};
 use super::EbikeError;
 use crate::analytics::Analytic;
+use crate::config::ElevatorConfig;
 use crate::events::{Event, EventKind, EventUpdate, Phase, Picture};
 use crate::evidence::draw;
 use crate::frame::Frame;
@@ -79,7 +79,6 @@ pub struct EbikeAnalytic {
     next_id: u64,
     best: Option<Best>,
     open: Option<Open>,
-    actions: Option<ActionRunner>,
     stats: EbikeStats,
     last_dets: Vec<Detection>,
 }
@@ -145,7 +144,6 @@ impl EbikeAnalytic {
             gate: MotionGate::new(&cfg.zone),
             sched: Scheduler::new(cfg.detect_fps, cfg.idle_interval_s),
             confirm: Confirm::new(cfg.k, cfg.n, cfg.clear_after_s, max_age),
-            actions: ActionRunner::start(&cfg.actions),
             cfg: cfg.clone(),
             detector,
             alarm_threshold,
@@ -160,11 +158,6 @@ impl EbikeAnalytic {
 
     pub fn stats(&self) -> EbikeStats {
         self.stats
-    }
-
-    /// Action counters (None when no actions are configured).
-    pub fn action_stats(&self) -> Option<std::sync::Arc<ActionStats>> {
-        self.actions.as_ref().map(|a| a.stats())
     }
 
     /// Alarm-class detections in the zone from the last detector run.
@@ -225,18 +218,6 @@ impl EbikeAnalytic {
         }
     }
 
-    fn fire(&self, ev: &Event, phase: ActionTrigger, t: f64) {
-        if let Some(a) = &self.actions {
-            a.fire(&ActionContext {
-                camera: self.camera.clone(),
-                event_id: ev.id,
-                label: ev.label.clone().unwrap_or_default(),
-                media_s: t,
-                phase,
-            });
-        }
-    }
-
     fn close(&mut self, end_s: f64) -> Option<EventUpdate> {
         let mut open = self.open.take()?;
         open.event.end_s = end_s.max(open.event.start_s);
@@ -246,7 +227,6 @@ impl EbikeAnalytic {
             None => Vec::new(),
         };
         self.best = None;
-        self.fire(&open.event, ActionTrigger::Clear, end_s);
         Some(EventUpdate {
             phase: Phase::End,
             event: open.event,
@@ -355,7 +335,6 @@ impl Analytic for EbikeAnalytic {
                     ev.bbox = Some(b.det.bbox.map(|v| v as f64));
                     tracing::info!(camera = %self.camera, id = ev.id, t, label = ?ev.label, score = b.det.score, best_t = b.t, "e-bike in elevator");
                     let pictures = self.pictures(b);
-                    self.fire(&ev, ActionTrigger::Alarm, t);
                     out.push(EventUpdate {
                         phase: Phase::New,
                         event: ev.clone(),

@@ -2,12 +2,11 @@
 //!
 //! `detector` runs a YOLO-family ONNX model through `ort`; `rules` turns per-run detections into
 //! one alarm per entry (k-of-n confirmation, clear after the e-bike is gone, motion gating);
-//! `actions` fires HTTP calls on alarm and clear; `eval` scores the detector and the alarm logic
-//! against Pascal VOC labels.
+//! `eval` scores the detector and the alarm logic against Pascal VOC labels. The HTTP actions
+//! on alarm and clear (relay, elevator gateway) are the service's (`crate::service::actions`):
+//! the analytic only reports events, so `vigil analyze` or `eval` never call a real relay.
 
-pub mod actions;
 pub mod analytic;
-pub mod config;
 pub mod dataset;
 pub mod detector;
 pub mod eval;
@@ -18,8 +17,10 @@ pub mod rules;
 
 use std::path::PathBuf;
 
+/// `[camera.elevator]` settings live with the other config types (`crate::config::elevator`).
+pub use crate::config::elevator as config;
+pub use crate::config::elevator::ElevatorConfig;
 pub use analytic::EbikeAnalytic;
-pub use config::ElevatorConfig;
 pub use detector::{Detector, DetectorOptions};
 pub use nms::Detection;
 

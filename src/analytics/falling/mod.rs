@@ -10,7 +10,6 @@
 pub mod background;
 pub mod blobs;
 pub mod classifier;
-pub mod config;
 pub mod eval;
 pub mod physics;
 pub mod picture;
@@ -19,7 +18,9 @@ pub mod tracker;
 
 use std::collections::VecDeque;
 
-pub use config::FacadeConfig;
+/// `[camera.facade]` settings live with the other config types (`crate::config::facade`).
+pub use crate::config::facade as config;
+pub use crate::config::facade::FacadeConfig;
 
 use crate::analytics::Analytic;
 use crate::events::{Event, EventKind, EventUpdate, Origin, Phase, Picture};

@@ -16,36 +16,7 @@ pub struct Output<'a> {
     pub data: &'a [f32],
 }
 
-/// Which family a model belongs to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LayoutKind {
-    Yolox,
-    Yolov5,
-    Yolov8,
-    Nanodet,
-}
-
-impl LayoutKind {
-    pub fn parse(s: &str) -> Option<LayoutKind> {
-        match s.to_ascii_lowercase().as_str() {
-            "yolox" => Some(LayoutKind::Yolox),
-            "yolov5" => Some(LayoutKind::Yolov5),
-            "yolov8" | "yolo11" | "yolov11" => Some(LayoutKind::Yolov8),
-            "nanodet" => Some(LayoutKind::Nanodet),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            LayoutKind::Yolox => "yolox",
-            LayoutKind::Yolov5 => "yolov5",
-            LayoutKind::Yolov8 => "yolov8",
-            LayoutKind::Nanodet => "nanodet",
-        }
-    }
-}
+pub use crate::config::elevator::LayoutKind;
 
 /// Decoding of one family.
 pub trait Layout: Send {

@@ -14,13 +14,15 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use super::actions::CameraActions;
+use super::status::{CameraState, CameraStatus, ReloadError, ReloadReport, Thumbnail};
 use crate::analytics::Analytic;
-use crate::api::{CameraStatus, Thumbnail};
-use crate::config::{CameraConfig, Config, ConfigError};
+use crate::config::{CameraConfig, Config};
 use crate::events::{Event, EventUpdate};
+use crate::evidence::crypt::EvidenceKey;
 use crate::frame::Frame;
 use crate::ingest::{CounterSnapshot, Counters, LiveOptions, LiveSource};
-use crate::pipeline::{build_analytics, ingest_options, EventAssembler, EventSink, PipelineError};
+use crate::pipeline::{build_analytics, ingest_options, EventAssembler, EventSink};
 
 /// How often a camera refreshes its thumbnail.
 pub const THUMBNAIL_EVERY: Duration = Duration::from_secs(3);
@@ -34,6 +36,8 @@ const FRESH_S: f64 = 5.0;
 pub enum NodeEvent {
     /// An alarm, as soon as it is raised.
     Alarm(Event),
+    /// The analytic ended the event (its clip waits for the post-roll): clear actions fire now.
+    Ended(Event),
     /// The complete event with its evidence.
     Complete(Event),
 }
@@ -43,9 +47,8 @@ pub enum NodeEvent {
 pub struct CameraLive {
     pub name: String,
     pub kind: String,
-    /// The thread's own state: `starting`, `online`, `restarting` (after a panic), `ended`,
-    /// `stopped` or `error`.
-    pub state: String,
+    /// The thread's own state.
+    pub state: ThreadState,
     pub input_fps: f64,
     pub analysed_fps: f64,
     pub last_error: Option<String>,
@@ -55,22 +58,40 @@ pub struct CameraLive {
     pub restarts: u64,
 }
 
+/// What a camera thread is doing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ThreadState {
+    #[default]
+    Starting,
+    Online,
+    /// After a panic, waiting to start the camera again.
+    Restarting,
+    /// The source ended (a file without `loop`).
+    Ended,
+    /// The source failed for good or the node is stopping.
+    Stopped,
+    /// The camera's analytics could not start.
+    Error,
+}
+
 /// The state the API shows: `online`, `reconnecting` or `offline`.
-pub fn camera_state(live: &CameraLive, snap: &CounterSnapshot) -> &'static str {
-    if matches!(live.state.as_str(), "ended" | "stopped" | "error") {
-        return "offline";
+pub fn camera_state(live: &CameraLive, snap: &CounterSnapshot) -> CameraState {
+    use ThreadState as T;
+    if matches!(live.state, T::Ended | T::Stopped | T::Error) {
+        return CameraState::Offline;
     }
     // A camera thread that panicked is being restarted: the same as a source being retried.
-    if live.state == "restarting" {
-        return "reconnecting";
+    if live.state == T::Restarting {
+        return CameraState::Reconnecting;
     }
     let fresh = snap.last_frame_age_s.is_some_and(|a| a < FRESH_S);
     if snap.online && fresh {
-        "online"
+        CameraState::Online
     } else if snap.reconnecting() {
-        "reconnecting"
+        CameraState::Reconnecting
     } else {
-        "offline"
+        CameraState::Offline
     }
 }
 
@@ -95,7 +116,7 @@ impl CameraProbe {
         let snap = self.counters.snapshot();
         let l = self.live.lock().map(|l| l.clone()).unwrap_or_default();
         let state = camera_state(&l, &snap);
-        let online = state == "online";
+        let online = state == CameraState::Online;
         CameraStatus {
             name: self.name.clone(),
             kind: l.kind.clone(),
@@ -107,7 +128,7 @@ impl CameraProbe {
             last_frame_age_s: snap.last_frame_age_s,
             queue_depth: 0,
             infer_ms: None,
-            state: state.to_string(),
+            state,
             last_error: l.last_error.clone(),
             thumbnail_url: None,
             thumbnail_at_ms: None,
@@ -159,6 +180,9 @@ impl EventSink for ChannelSink<'_> {
         self.open.insert(event.id, event.clone());
         let _ = self.tx.send(NodeEvent::Alarm(event.clone()));
     }
+    fn on_end(&mut self, event: &Event) {
+        let _ = self.tx.send(NodeEvent::Ended(event.clone()));
+    }
     fn on_complete(&mut self, event: &Event) {
         self.open.remove(&event.id);
         let _ = self.tx.send(NodeEvent::Complete(event.clone()));
@@ -167,7 +191,13 @@ impl EventSink for ChannelSink<'_> {
 
 impl Node {
     /// Start every camera. Cameras whose analytics cannot start are reported and skipped.
-    pub fn start(cfg: &Config, evidence_dir: PathBuf, tx: Sender<NodeEvent>) -> Node {
+    /// `seal`: the evidence encryption key when `[evidence] encrypt = "sm4"`.
+    pub fn start(
+        cfg: &Config,
+        evidence_dir: PathBuf,
+        seal: Option<Arc<EvidenceKey>>,
+        tx: Sender<NodeEvent>,
+    ) -> Node {
         let stop = Arc::new(AtomicBool::new(false));
         let mut cameras = Vec::new();
         let mut senders = HashMap::new();
@@ -175,8 +205,8 @@ impl Node {
             let counters = Arc::new(Counters::default());
             let live = Arc::new(Mutex::new(CameraLive {
                 name: cam.name.clone(),
-                kind: format!("{:?}", cam.kind).to_lowercase(),
-                state: "starting".into(),
+                kind: cam.kind.as_str().into(),
+                state: ThreadState::Starting,
                 ..Default::default()
             }));
             let thumbnail = Arc::new(Mutex::new(None));
@@ -191,6 +221,7 @@ impl Node {
                 stop: stop.clone(),
                 tx: tx.clone(),
                 evidence_dir: evidence_dir.clone(),
+                seal: seal.clone(),
                 updates: urx,
             };
             let thread = std::thread::Builder::new()
@@ -254,30 +285,6 @@ impl Node {
 }
 
 // ---------- configuration reload ----------
-
-#[derive(Debug, thiserror::Error)]
-pub enum ReloadError {
-    /// The new file cannot be read or is invalid; the running configuration is unchanged.
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    /// The new settings are valid TOML but a camera's analytics cannot be built from them.
-    #[error(transparent)]
-    Analytic(#[from] PipelineError),
-    #[error("configuration reload is not available: {0}")]
-    Unavailable(String),
-}
-
-/// What a reload did.
-#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct ReloadReport {
-    /// Generation now in effect (unchanged when nothing was applied).
-    pub generation: u64,
-    /// Settings now applied, e.g. `camera.tower.facade`.
-    pub applied: Vec<String>,
-    /// Settings that differ from the running ones but take effect only after a restart, e.g.
-    /// `camera.tower.source`, `node.api_addr`, `camera.new-cam (added)`.
-    pub restart_required: Vec<String>,
-}
 
 struct ControlState {
     /// The running configuration: the start-up one with reloaded analytic settings.
@@ -421,6 +428,11 @@ impl NodeControl {
         self.reload(&new)
     }
 
+    /// The running configuration (start-up settings with the reloaded analytic ones).
+    pub fn effective_config(&self) -> Option<Config> {
+        self.state.lock().ok().map(|st| st.effective.clone())
+    }
+
     /// The running configuration's cameras and their analytic settings (no source URLs, no
     /// credentials in action URLs).
     pub fn effective(&self) -> serde_json::Value {
@@ -459,15 +471,22 @@ impl NodeControl {
     }
 }
 
-/// [`crate::api::ConfigReloader`] over a config file.
+/// [`crate::service::ConfigReloader`] over a config file.
+/// The cameras' actions are reloaded with their analytic settings.
 pub struct FileReloader {
     pub path: PathBuf,
     pub control: Arc<NodeControl>,
+    pub actions: Arc<CameraActions>,
 }
 
-impl crate::api::ConfigReloader for FileReloader {
+impl crate::service::ConfigReloader for FileReloader {
     fn reload(&self) -> Result<ReloadReport, ReloadError> {
-        self.control.reload_file(&self.path)
+        let report = self.control.reload_file(&self.path)?;
+        // Outside the node's lock: retiring a runner waits for its queued calls.
+        if let Some(cfg) = self.control.effective_config() {
+            self.actions.update(&cfg);
+        }
+        Ok(report)
     }
     fn effective(&self) -> serde_json::Value {
         self.control.effective()
@@ -536,6 +555,8 @@ struct CameraContext {
     stop: Arc<AtomicBool>,
     tx: Sender<NodeEvent>,
     evidence_dir: PathBuf,
+    /// Evidence encryption key, when encryption is on.
+    seal: Option<Arc<EvidenceKey>>,
     updates: Receiver<CameraUpdate>,
 }
 
@@ -599,7 +620,7 @@ fn supervise(
             set_state(live, |l| {
                 l.restarts += 1;
                 n = l.restarts;
-                l.state = "restarting".into();
+                l.state = ThreadState::Restarting;
                 l.last_error = Some(format!("camera thread panicked: {msg}"));
             });
             n
@@ -646,6 +667,7 @@ fn run_camera(ctx: &CameraContext, sup: &mut Supervision) {
         stop,
         tx,
         evidence_dir,
+        seal,
         updates,
     } = ctx;
     let Supervision {
@@ -658,7 +680,7 @@ fn run_camera(ctx: &CameraContext, sup: &mut Supervision) {
         Err(e) => {
             tracing::error!(camera = %cam.name, error = %e, "camera disabled");
             set_state(live, |l| {
-                l.state = "error".into();
+                l.state = ThreadState::Error;
                 l.last_error = Some(e.to_string());
             });
             return;
@@ -681,7 +703,8 @@ fn run_camera(ctx: &CameraContext, sup: &mut Supervision) {
         counters.clone(),
         stop.clone(),
     );
-    let mut asm = EventAssembler::new(cfg, &cam.name, Some(evidence_dir.clone()));
+    let mut asm =
+        EventAssembler::new(cfg, &cam.name, Some(evidence_dir.clone())).with_seal_key(seal.clone());
     let mut sink = ChannelSink {
         tx: tx.clone(),
         open,
@@ -735,7 +758,7 @@ fn run_camera(ctx: &CameraContext, sup: &mut Supervision) {
                 if el >= 2.0 {
                     let fps = window.1 as f64 / el;
                     set_state(live, |l| {
-                        l.state = "online".into();
+                        l.state = ThreadState::Online;
                         l.input_fps = fps;
                         l.analysed_fps = fps;
                     });
@@ -744,7 +767,7 @@ fn run_camera(ctx: &CameraContext, sup: &mut Supervision) {
             }
             Ok(None) => {
                 tracing::info!(camera = %cam.name, "source ended");
-                set_state(live, |l| l.state = "ended".into());
+                set_state(live, |l| l.state = ThreadState::Ended);
                 break;
             }
             Err(e) => {
@@ -752,7 +775,7 @@ fn run_camera(ctx: &CameraContext, sup: &mut Supervision) {
                     tracing::error!(camera = %cam.name, error = %e, "camera stopped");
                 }
                 set_state(live, |l| {
-                    l.state = "stopped".into();
+                    l.state = ThreadState::Stopped;
                     l.last_error = Some(e.to_string());
                 });
                 break;
@@ -954,7 +977,7 @@ source = "rtsp://10.0.0.2/1"
         assert_eq!(runs, 1);
         assert_eq!(
             camera_state(&live.lock().expect("live"), &Counters::default().snapshot()),
-            "reconnecting"
+            CameraState::Reconnecting
         );
     }
 
@@ -962,16 +985,19 @@ source = "rtsp://10.0.0.2/1"
     fn states_from_counters() {
         let c = Counters::default();
         let mut live = CameraLive {
-            state: "starting".into(),
+            state: ThreadState::Starting,
             ..Default::default()
         };
-        assert_eq!(camera_state(&live, &c.snapshot()), "offline");
+        assert_eq!(camera_state(&live, &c.snapshot()), CameraState::Offline);
         c.reconnects.fetch_add(1, Ordering::Relaxed);
-        assert_eq!(camera_state(&live, &c.snapshot()), "reconnecting");
+        assert_eq!(
+            camera_state(&live, &c.snapshot()),
+            CameraState::Reconnecting
+        );
         c.mark_frame();
-        assert_eq!(camera_state(&live, &c.snapshot()), "online");
-        live.state = "ended".into();
-        assert_eq!(camera_state(&live, &c.snapshot()), "offline");
+        assert_eq!(camera_state(&live, &c.snapshot()), CameraState::Online);
+        live.state = ThreadState::Ended;
+        assert_eq!(camera_state(&live, &c.snapshot()), CameraState::Offline);
     }
 
     #[test]

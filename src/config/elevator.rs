@@ -1,11 +1,48 @@
-//! `[camera.elevator]` settings.
+//! `[camera.elevator]` settings (read by `analytics::ebike`), with the detector layout and inference provider they name.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::layouts::LayoutKind;
-use crate::infer::Provider;
+/// Which family a model belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LayoutKind {
+    Yolox,
+    Yolov5,
+    Yolov8,
+    Nanodet,
+}
+
+impl LayoutKind {
+    pub fn parse(s: &str) -> Option<LayoutKind> {
+        match s.to_ascii_lowercase().as_str() {
+            "yolox" => Some(LayoutKind::Yolox),
+            "yolov5" => Some(LayoutKind::Yolov5),
+            "yolov8" | "yolo11" | "yolov11" => Some(LayoutKind::Yolov8),
+            "nanodet" => Some(LayoutKind::Nanodet),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            LayoutKind::Yolox => "yolox",
+            LayoutKind::Yolov5 => "yolov5",
+            LayoutKind::Yolov8 => "yolov8",
+            LayoutKind::Nanodet => "nanodet",
+        }
+    }
+}
+
+/// Where inference runs. CUDA falls back to CPU with a warning when unavailable.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Provider {
+    #[default]
+    Cpu,
+    Cuda,
+}
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

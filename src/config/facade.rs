@@ -1,4 +1,4 @@
-//! `[camera.facade]` settings.
+//! `[camera.facade]` settings (read by `analytics::falling`).
 
 use serde::{Deserialize, Serialize};
 

@@ -1,6 +1,6 @@
-//! A real `vigil serve` child process for end-to-end tests: clips from `vigil synth`, a config
-//! file, a free port, the bootstrapped admin password, and a clean SIGTERM stop.
-//! Included with `#[path]` by tests/console.rs and tests/api.rs.
+//! Helpers shared by the integration tests (`mod common;`): a free loopback port, an HTTP agent,
+//! and a real `vigil serve` child process for end-to-end tests (clips from `vigil synth`, a
+//! config file, the bootstrapped admin password, a clean SIGTERM stop).
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};

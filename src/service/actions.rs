@@ -1,13 +1,20 @@
-//! HTTP actions on alarm and clear (relay module, elevator gateway, webhook), sent from one
-//! background thread so the pipeline never waits on the network.
+//! HTTP actions on alarm and clear (relay module, elevator gateway, webhook): a sink of the
+//! service, fed with committed alarms ([`CameraActions`]); each camera's calls go out from one
+//! background thread so neither the cameras nor the event writer wait on the network.
+//!
+//! The analytics never call these: `vigil analyze`, `bench` and `eval` run a production config
+//! without touching the real relay.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use super::config::{ActionConfig, ActionTrigger};
+use crate::config::elevator::{ActionConfig, ActionTrigger};
+use crate::config::Config;
+use crate::events::Event;
 
 /// Jobs waiting beyond this are dropped (with a warning) rather than queued without bound.
 const QUEUE: usize = 64;
@@ -46,43 +53,54 @@ struct Job {
 pub struct ActionRunner {
     actions: Vec<ActionConfig>,
     tx: Option<SyncSender<Job>>,
-    done: Receiver<()>,
+    /// Signalled when the worker has sent everything (in a mutex only so the runner is `Sync`).
+    done: Mutex<Receiver<()>>,
     handle: Option<JoinHandle<()>>,
     stats: Arc<ActionStats>,
 }
 
-const DEFAULT_BODY: &str = r#"{"camera":"{camera}","event_id":{event_id},"label":"{label}","phase":"{phase}","time":"{time}","media_s":{media_s}}"#;
-
+/// A string as the inside of a JSON string literal (quotes, backslashes, control characters).
 fn json_escape(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '"' => o.push_str("\\\""),
-            '\\' => o.push_str("\\\\"),
-            c if (c as u32) < 0x20 => o.push_str(&format!("\\u{:04x}", c as u32)),
-            c => o.push(c),
-        }
+    let quoted = serde_json::Value::String(s.to_string()).to_string();
+    quoted[1..quoted.len() - 1].to_string()
+}
+
+fn phase_name(p: ActionTrigger) -> &'static str {
+    match p {
+        ActionTrigger::Alarm => "alarm",
+        ActionTrigger::Clear => "clear",
     }
-    o
+}
+
+fn now_rfc3339() -> String {
+    chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, false)
+}
+
+/// The body sent when an action names none.
+pub fn default_body(ctx: &ActionContext) -> String {
+    serde_json::json!({
+        "camera": ctx.camera,
+        "event_id": ctx.event_id,
+        "label": ctx.label,
+        "phase": phase_name(ctx.phase),
+        "time": now_rfc3339(),
+        // Three decimals, as a number.
+        "media_s": (ctx.media_s * 1000.0).round() / 1000.0,
+    })
+    .to_string()
 }
 
 /// Fill `{camera}`, `{event_id}`, `{label}`, `{phase}`, `{time}` (wall clock, RFC 3339) and
 /// `{media_s}`. String values are JSON-escaped when `json` is set.
 pub fn render(template: &str, ctx: &ActionContext, json: bool) -> String {
     let esc = |s: &str| if json { json_escape(s) } else { s.to_string() };
-    let phase = match ctx.phase {
-        ActionTrigger::Alarm => "alarm",
-        ActionTrigger::Clear => "clear",
-    };
+    let phase = phase_name(ctx.phase);
     template
         .replace("{camera}", &esc(&ctx.camera))
         .replace("{event_id}", &ctx.event_id.to_string())
         .replace("{label}", &esc(&ctx.label))
         .replace("{phase}", phase)
-        .replace(
-            "{time}",
-            &chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, false),
-        )
+        .replace("{time}", &now_rfc3339())
         .replace("{media_s}", &format!("{:.3}", ctx.media_s))
 }
 
@@ -159,7 +177,7 @@ impl ActionRunner {
         Some(ActionRunner {
             actions: actions.to_vec(),
             tx: Some(tx),
-            done,
+            done: Mutex::new(done),
             handle: Some(handle),
             stats,
         })
@@ -178,7 +196,7 @@ impl ActionRunner {
                 (Some(t), _) if t.is_empty() => None,
                 (Some(t), _) => Some(render(t, ctx, json)),
                 (None, true) => None,
-                (None, false) => Some(render(DEFAULT_BODY, ctx, true)),
+                (None, false) => Some(default_body(ctx)),
             };
             let mut action = a.clone();
             action.url = render(&a.url, ctx, false);
@@ -201,7 +219,11 @@ impl Drop for ActionRunner {
     fn drop(&mut self) {
         // Close the queue and give in-flight calls a moment; never hang the caller.
         self.tx = None;
-        match self.done.recv_timeout(DRAIN_WAIT) {
+        let done = match self.done.get_mut() {
+            Ok(d) => d,
+            Err(p) => p.into_inner(),
+        };
+        match done.recv_timeout(DRAIN_WAIT) {
             Ok(()) | Err(RecvTimeoutError::Disconnected) => {
                 if let Some(h) = self.handle.take() {
                     let _ = h.join();
@@ -211,5 +233,90 @@ impl Drop for ActionRunner {
                 tracing::warn!("elevator actions still pending at shutdown; leaving them");
             }
         }
+    }
+}
+
+/// The actions of every elevator camera, keyed by camera name. The service feeds it: the alarm
+/// once it is committed to the store, the clear when the analytic ends that event.
+#[derive(Default)]
+pub struct CameraActions {
+    runners: Mutex<HashMap<String, Runner>>,
+}
+
+/// A camera's actions and the runner sending them.
+type Runner = (Vec<ActionConfig>, Arc<ActionRunner>);
+
+impl CameraActions {
+    /// Runners for the cameras of `cfg` that configure actions.
+    pub fn from_config(cfg: &Config) -> CameraActions {
+        let a = CameraActions::default();
+        a.update(cfg);
+        a
+    }
+
+    /// Take the actions of `cfg` (a configuration reload): cameras whose list changed get a new
+    /// runner; the old one drains its queue (a few seconds at most) outside the lock.
+    pub fn update(&self, cfg: &Config) {
+        let mut retired = Vec::new();
+        if let Ok(mut map) = self.runners.lock() {
+            let wanted: HashMap<&str, &[ActionConfig]> = cfg
+                .cameras
+                .iter()
+                .filter_map(|c| {
+                    let acts = c.elevator.as_ref().map(|e| e.actions.as_slice())?;
+                    (!acts.is_empty()).then_some((c.name.as_str(), acts))
+                })
+                .collect();
+            let names: Vec<String> = map.keys().cloned().collect();
+            for name in names {
+                let same = wanted
+                    .get(name.as_str())
+                    .is_some_and(|w| map.get(&name).is_some_and(|(old, _)| old.as_slice() == *w));
+                if !same {
+                    retired.extend(map.remove(&name));
+                }
+            }
+            for (name, acts) in wanted {
+                if map.contains_key(name) {
+                    continue;
+                }
+                if let Some(r) = ActionRunner::start(acts) {
+                    map.insert(name.to_string(), (acts.to_vec(), Arc::new(r)));
+                }
+            }
+        }
+        drop(retired);
+    }
+
+    fn runner(&self, camera: &str) -> Option<Arc<ActionRunner>> {
+        let map = self.runners.lock().ok()?;
+        map.get(camera).map(|(_, r)| r.clone())
+    }
+
+    /// A committed alarm: fire the camera's `on = "alarm"` actions.
+    pub fn alarm(&self, ev: &Event) {
+        self.fire(ev, ActionTrigger::Alarm, ev.alarm_s);
+    }
+
+    /// The analytic ended an alarmed event: fire the camera's `on = "clear"` actions.
+    pub fn clear(&self, ev: &Event) {
+        self.fire(ev, ActionTrigger::Clear, ev.end_s);
+    }
+
+    fn fire(&self, ev: &Event, phase: ActionTrigger, media_s: f64) {
+        if let Some(r) = self.runner(&ev.camera) {
+            r.fire(&ActionContext {
+                camera: ev.camera.clone(),
+                event_id: ev.id,
+                label: ev.label.clone().unwrap_or_default(),
+                media_s,
+                phase,
+            });
+        }
+    }
+
+    /// The camera's action counters (`None`: no actions configured).
+    pub fn stats(&self, camera: &str) -> Option<Arc<ActionStats>> {
+        self.runner(camera).map(|r| r.stats())
     }
 }

@@ -1,14 +1,27 @@
-//! TOML configuration: node settings and `[[camera]]` tables.
+//! TOML configuration: node settings and `[[camera]]` tables, with every section's types.
 //!
 //! Parsing rejects unknown keys and wrong types (serde reports the key and line); semantic
 //! validation then names the camera and the field.
+//!
+//! This module is a leaf: it imports nothing else of vigil, so every layer can read its
+//! settings from here (`facade` and `elevator` for the analytics, `service` for the API,
+//! webhooks and retention, `mqtt`, `evidence`).
+
+pub mod elevator;
+pub mod evidence;
+pub mod facade;
+pub mod mqtt;
+pub mod service;
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::analytics::ebike::ElevatorConfig;
-use crate::analytics::falling::FacadeConfig;
+pub use elevator::ElevatorConfig;
+pub use evidence::{Encrypt, EvidenceConfig};
+pub use facade::FacadeConfig;
+pub use mqtt::MqttConfig;
+pub use service::{ApiConfig, RetentionConfig, WebhookConfig};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -120,6 +133,16 @@ impl Default for NodeConfig {
 pub enum CameraKind {
     Facade,
     Elevator,
+}
+
+impl CameraKind {
+    /// The name used in the config and the API (`facade`, `elevator`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CameraKind::Facade => "facade",
+            CameraKind::Elevator => "elevator",
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -279,19 +302,19 @@ pub struct Config {
     pub cameras: Vec<CameraConfig>,
     /// HTTP API limits (`[api]`).
     #[serde(default)]
-    pub api: crate::api::ApiConfig,
+    pub api: ApiConfig,
     /// Webhook subscribers (`[[webhook]]`).
     #[serde(default, rename = "webhook")]
-    pub webhooks: Vec<crate::api::WebhookConfig>,
+    pub webhooks: Vec<WebhookConfig>,
     /// Evidence retention (`[retention]`).
     #[serde(default)]
-    pub retention: crate::api::RetentionConfig,
+    pub retention: RetentionConfig,
     /// MQTT publishing (`[mqtt]`); absent: off.
     #[serde(default)]
-    pub mqtt: Option<crate::push::mqtt::MqttConfig>,
+    pub mqtt: Option<MqttConfig>,
     /// Evidence storage (`[evidence]`): SM4 encryption at rest.
     #[serde(default)]
-    pub evidence: crate::evidence::crypt::EvidenceConfig,
+    pub evidence: EvidenceConfig,
     /// Audit log signing and anchors (`[audit]`).
     #[serde(default)]
     pub audit: AuditConfig,

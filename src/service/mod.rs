@@ -1,0 +1,26 @@
+//! The service layer of `vigil serve`: what runs between the camera pipelines and the API.
+//!
+//! - [`bus`]: commit an event change to the store, then publish it (SSE, push workers);
+//! - [`node`]: the camera supervisor, one thread per camera running the pipeline;
+//! - [`events`]: the event writer, the one path from a camera's event to the store, the live
+//!   notices and the actions;
+//! - [`status`]: camera status, thumbnails and configuration reload, as the API shows them
+//!   (filled by the camera supervisor);
+//! - [`health`]: the periodic camera-health sample behind the 24 h rates;
+//! - [`actions`]: relay / elevator-gateway calls, fed with committed alarms.
+//!
+//! Nothing here imports the API: the API reads these types.
+
+pub mod actions;
+pub mod bus;
+pub mod events;
+pub mod health;
+pub mod node;
+pub mod status;
+
+pub use bus::{commit_update, EventBus, EventIds, EventNotice, Metrics, NoticePhase};
+pub use health::spawn_health_sampler;
+pub use status::{
+    thumbnail_path, CameraRegistry, CameraState, CameraStatus, ConfigReloader, ReloadError,
+    ReloadReport, SharedCameras, Thumbnail,
+};
