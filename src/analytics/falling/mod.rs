@@ -14,6 +14,7 @@ pub mod config;
 pub mod eval;
 pub mod physics;
 pub mod picture;
+pub mod rain;
 pub mod stabilise;
 pub mod tracker;
 
