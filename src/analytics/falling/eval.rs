@@ -103,6 +103,11 @@ pub struct SuiteOptions {
     /// contrast 25-50, 3-4 px) instead of the mixed cycle; see [`synth_suite`].
     #[serde(default)]
     pub stratified: bool,
+    /// Analyse clips already rendered under `out` (video, truth and config of the same name)
+    /// instead of rendering them again, and keep every video (for before / after runs of the
+    /// same clips).
+    #[serde(default)]
+    pub reuse: bool,
 }
 
 impl Default for SuiteOptions {
@@ -121,6 +126,7 @@ impl Default for SuiteOptions {
             out: None,
             keep_videos: false,
             stratified: false,
+            reuse: false,
         }
     }
 }
@@ -1029,6 +1035,7 @@ pub fn run_synth_clip(
         spec,
         dir,
         if keep { Keep::All } else { Keep::Nothing },
+        false,
     )
 }
 
@@ -1037,9 +1044,23 @@ fn run_clip(
     spec: &FacadeSpec,
     dir: &Path,
     keep: Keep,
+    reuse: bool,
 ) -> Result<ClipResult, EvalError> {
     let t0 = Instant::now();
-    let files = render_facade(spec, dir, name)?;
+    let existing = crate::synth::SynthOutput {
+        video: dir.join(format!("{name}.mp4")),
+        truth: dir.join(format!("{name}.truth.json")),
+        config: dir.join(format!("{name}.toml")),
+    };
+    let files = if reuse
+        && existing.video.is_file()
+        && existing.truth.is_file()
+        && existing.config.is_file()
+    {
+        existing
+    } else {
+        render_facade(spec, dir, name)?
+    };
     let render_s = t0.elapsed().as_secs_f64();
     let t1 = Instant::now();
     let cfg = Config::load(&files.config)?;
@@ -1164,7 +1185,7 @@ pub fn run_suite(
         (Some(d), _) | (None, Some(d)) => d.clone(),
         (None, None) => return Err(EvalError::Io("no output folder".into())),
     };
-    let keep = match (&opts.out, opts.keep_videos) {
+    let keep = match (&opts.out, opts.keep_videos || opts.reuse) {
         (None, _) => Keep::Nothing,
         (Some(_), false) => Keep::Failures,
         (Some(_), true) => Keep::All,
@@ -1187,7 +1208,7 @@ pub fn run_suite(
             sc.spawn(|| loop {
                 let next = work.lock().ok().and_then(|mut w| w.pop());
                 let Some((i, clip)) = next else { break };
-                match run_clip(&clip.name, &clip.spec, &dir, keep) {
+                match run_clip(&clip.name, &clip.spec, &dir, keep, opts.reuse) {
                     Ok(r) => {
                         let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
                         progress(&format!(

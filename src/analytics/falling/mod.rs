@@ -717,7 +717,17 @@ impl Analytic for FallingAnalytic {
                                 }
                             })
                             .collect();
-                        self.rain.update(&shapes, w * h);
+                        let was = self.rain.raining;
+                        self.rain.update_at(&merged, &shapes, w, h);
+                        if self.rain.raining != was {
+                            tracing::info!(
+                                camera = %self.camera, t, raining = self.rain.raining,
+                                streaks_per_mpx = self.rain.density as i64,
+                                angle_deg = self.rain.angle().to_degrees() as i64,
+                                "rain state changed: streak-shaped foreground is {} before tracking",
+                                if self.rain.raining { "set aside" } else { "tracked again" }
+                            );
+                        }
                         shapes.iter().map(|s| self.rain.is_rain(s)).collect()
                     } else {
                         vec![false; merged.len()]

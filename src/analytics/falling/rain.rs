@@ -133,7 +133,19 @@ pub struct RainState {
     pub width: f64,
     pub raining: bool,
     frames: u64,
+    /// Coarse grid (cells of [`CELL`] px) of the frame on which a streak candidate last sat
+    /// there (+1; 0 = never): rain never repeats a streak in place, flickering window edges
+    /// and railings do.
+    seen: Vec<u32>,
 }
+
+/// Cell size (px) of the persistence grid.
+const CELL: usize = 8;
+
+/// A candidate within this many frames in the same cell is persistent. Same cell only and a
+/// short memory, so that dense rain (a streak in a fair share of the cells every frame) is
+/// not taken for persistent edges.
+const PERSIST_FRAMES: u32 = 4;
 
 impl RainState {
     pub fn new(params: RainParams) -> RainState {
@@ -159,7 +171,33 @@ impl RainState {
             && s.angle.abs() <= self.params.max_tilt
     }
 
-    /// Take this frame's blob shapes (`pixels`: the picture's size in pixels).
+    /// Take this frame's blobs and their shapes (`width` × `height`: the picture). Only
+    /// candidates that did not sit in the same place a few frames ago count as rain.
+    pub fn update_at(&mut self, blobs: &[Blob], shapes: &[Shape], width: usize, height: usize) {
+        let cols = width.div_ceil(CELL).max(1);
+        let rows = height.div_ceil(CELL).max(1);
+        if self.seen.len() != cols * rows {
+            self.seen = vec![0; cols * rows];
+        }
+        let now = self.frames as u32 + 1;
+        let mut fresh = Vec::with_capacity(shapes.len());
+        for (b, s) in blobs.iter().zip(shapes) {
+            if !self.is_candidate(s) {
+                continue;
+            }
+            let cx = (b.x.max(0.0) as usize / CELL).min(cols - 1);
+            let cy = (b.y.max(0.0) as usize / CELL).min(rows - 1);
+            let f = self.seen[cy * cols + cx];
+            let persistent = f > 0 && now - f <= PERSIST_FRAMES;
+            self.seen[cy * cols + cx] = now;
+            if !persistent {
+                fresh.push(*s);
+            }
+        }
+        self.update(&fresh, width * height);
+    }
+
+    /// Take this frame's (fresh) blob shapes (`pixels`: the picture's size in pixels).
     pub fn update(&mut self, shapes: &[Shape], pixels: usize) {
         let mpx = (pixels as f64 / 1e6).max(1e-3);
         let (mut n, mut c2, mut s2) = (0usize, 0.0, 0.0);
@@ -296,5 +334,42 @@ mod tests {
             dry.update(&v, 1280 * 720);
         }
         assert!(!dry.raining, "alignment {}", dry.alignment());
+    }
+
+    /// Window edges that flicker in place every other frame (codec pulses, vibration) are
+    /// streak-shaped and parallel, but they do not move: not rain.
+    #[test]
+    fn streaks_that_stay_in_place_are_not_rain() {
+        let streak = Shape {
+            len: 12.0,
+            width: 1.3,
+            angle: 0.0,
+        };
+        let blobs: Vec<Blob> = (0..60)
+            .map(|k| {
+                let (x, y) = (
+                    20.0 + 20.0 * (k % 30) as f64,
+                    40.0 + 200.0 * (k / 30) as f64,
+                );
+                Blob {
+                    x,
+                    y,
+                    area: 12,
+                    x0: x as u32,
+                    y0: y as u32 - 6,
+                    x1: x as u32,
+                    y1: y as u32 + 6,
+                }
+            })
+            .collect();
+        let mut st = RainState::new(RainParams::default());
+        for f in 0..20 {
+            if f % 2 == 0 {
+                st.update_at(&blobs, &vec![streak; blobs.len()], 640, 480);
+            } else {
+                st.update_at(&[], &[], 640, 480);
+            }
+        }
+        assert!(!st.raining, "density {}", st.density);
     }
 }
