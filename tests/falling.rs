@@ -931,3 +931,116 @@ fn real_footage() {
         }
     }
 }
+
+/// Frames of the test facade with a field of rain streaks (near-parallel, thin, 1-2 frames
+/// each, all over the picture, brighter than the wall) and optionally one falling object.
+fn rain_frames(seed: u64, dur: f64, streaks: usize, object: Option<(Obj, u32, u8)>) -> Vec<Frame> {
+    let base = facade();
+    let mut rng = Rng(seed | 1);
+    let n = (dur * FPS) as u64;
+    let mut frames = Vec::new();
+    // Streaks of the previous frame, some seen again moved on (x, y, len).
+    let mut prev: Vec<(f64, f64, f64)> = Vec::new();
+    let slant: f64 = 0.25;
+    for i in 0..n {
+        let t = i as f64 / FPS;
+        let mut g: Vec<u8> = base
+            .iter()
+            .map(|&v| (v as f64 + rng.noise(4.0)).clamp(0.0, 255.0) as u8)
+            .collect();
+        let mut now: Vec<(f64, f64, f64)> = (0..streaks)
+            .map(|_| {
+                (
+                    rng.unit() * W as f64,
+                    rng.unit() * H as f64,
+                    8.0 + 14.0 * rng.unit(),
+                )
+            })
+            .collect();
+        for &(x, y, l) in &prev {
+            if rng.unit() < 0.4 {
+                now.push((x + 30.0 * slant.sin(), y + 30.0 * slant.cos(), l));
+            }
+        }
+        for &(x, y, l) in &now {
+            let steps = (l * 2.0) as usize;
+            for k in 0..=steps {
+                let u = k as f64 / 2.0;
+                let (xx, yy) = (
+                    (x + u * slant.sin()).round() as i64,
+                    (y + u * slant.cos()).round() as i64,
+                );
+                if xx >= 0 && yy >= 0 && (xx as u32) < W && (yy as u32) < H {
+                    let p = &mut g[(yy as u32 * W + xx as u32) as usize];
+                    *p = p.saturating_add(45);
+                }
+            }
+        }
+        prev = now;
+        if let Some((pos, size, luma)) = &object {
+            if let Some((cx, cy)) = pos(t) {
+                let s = *size as f64;
+                let (x0, y0) = ((cx - s / 2.0).round() as i64, (cy - s / 2.0).round() as i64);
+                for yy in y0..y0 + *size as i64 {
+                    for xx in x0..x0 + *size as i64 {
+                        if xx >= 0 && yy >= 0 && (xx as u32) < W && (yy as u32) < H {
+                            g[(yy as u32 * W + xx as u32) as usize] = *luma;
+                        }
+                    }
+                }
+            }
+        }
+        frames.push(Frame {
+            index: i,
+            pts_s: t,
+            width: W,
+            height: H,
+            gray: g,
+            rgb: None,
+        });
+    }
+    frames
+}
+
+#[test]
+fn a_rain_streak_field_raises_no_alarm_and_is_recognised_as_rain() {
+    let frames = rain_frames(21, 8.0, 120, None);
+    for cfg in [calibrated(), FacadeConfig::default()] {
+        let mut a = FallingAnalytic::new("cam", &cfg).expect("valid");
+        let mut raining = 0;
+        let mut ups = Vec::new();
+        for f in &frames {
+            ups.extend(a.on_frame(f));
+            raining += a.rain_state().raining as usize;
+        }
+        ups.extend(a.finish());
+        assert!(
+            news(&ups).is_empty(),
+            "false alarms in rain: {:?}",
+            news(&ups).iter().map(|u| &u.event).collect::<Vec<_>>()
+        );
+        assert!(
+            raining > frames.len() / 2,
+            "rain state on in only {raining} of {} frames",
+            frames.len()
+        );
+        assert!((a.rain_state().angle().abs() - 0.25).abs() < 0.1);
+    }
+}
+
+#[test]
+fn a_faint_object_falling_through_rain_is_still_found() {
+    // 5 px, 40 levels darker than the wall (170-190), through the same rain field.
+    let frames = rain_frames(22, 6.0, 120, Some((drop(12.0, 21.0, 2.0), 5, 135)));
+    let mut a = FallingAnalytic::new("cam", &calibrated()).expect("valid");
+    let ups = run(&mut a, &frames);
+    let n = news(&ups);
+    assert_eq!(
+        n.len(),
+        1,
+        "alarms: {:?}",
+        n.iter().map(|u| &u.event).collect::<Vec<_>>()
+    );
+    let o = n[0].event.origin.as_ref().expect("origin");
+    assert!((o.x - (100.0 + PPM * 12.0)).abs() < 15.0, "origin {o:?}");
+}

@@ -65,6 +65,14 @@ pub struct FallingEvalArgs {
     /// Length of each drop clip, seconds.
     #[arg(long, default_value_t = 10.0)]
     pub duration: f64,
+    /// Stratified drop clips: clip i forces stratum i % 4 (rain of every kind, night with
+    /// noise σ 5-10, contrast 25-50, 3-4 px); see EVAL.md for the held-out seed range.
+    #[arg(long)]
+    pub stratified: bool,
+    /// Analyse the clips already rendered under --out (same names) instead of rendering them
+    /// again; keeps every video. For before / after runs on identical clips.
+    #[arg(long, requires = "out")]
+    pub reuse: bool,
     /// Worker threads (one clip each).
     #[arg(long, default_value_t = 2)]
     pub jobs: usize,
@@ -121,6 +129,8 @@ fn run_falling(a: FallingEvalArgs) -> Result<()> {
         jobs: a.jobs,
         out: a.out.clone(),
         keep_videos: a.keep_videos,
+        stratified: a.stratified,
+        reuse: a.reuse,
     };
     let t = std::time::Instant::now();
     let (s, clips) = run_suite(&opts, &|line| eprintln!("{line}"))?;

@@ -80,10 +80,19 @@ pub struct Insect {
 }
 
 pub struct Rain {
+    pub kind: super::RainKind,
     pub per_frame: usize,
     pub slant: f64,
     pub bright: f32,
     pub max_depth: f64,
+    /// Nearest drop distance (m): near-lens streaks are big, blurred and fast.
+    pub min_depth: f64,
+    /// Share of drops still in the picture on the next frame (seen twice).
+    pub two_frame: f64,
+    /// Streak length cap (px; lamps light only the drops near them, so streaks stay short).
+    pub max_len_px: f64,
+    /// Gusts: slant wanders this much (rad) frame to frame.
+    pub gust: f64,
 }
 
 pub struct Dynamics {
@@ -91,6 +100,8 @@ pub struct Dynamics {
     pub leaves: Vec<Leaf>,
     pub insects: Vec<Insect>,
     pub rain: Option<Rain>,
+    /// Frame interval (s), for drops seen on two frames.
+    pub frame_dt: f64,
     /// Per-frame camera shake offset (px).
     pub shake: Vec<(f64, f64)>,
     /// Per-frame exposure gain.
@@ -152,6 +163,7 @@ impl Dynamics {
             leaves: Vec::new(),
             insects: Vec::new(),
             rain: None,
+            frame_dt: 0.04,
             shake: vec![(0.0, 0.0); frames as usize],
             gain: vec![1.0; frames as usize],
             truth: Vec::new(),
@@ -565,20 +577,90 @@ impl Dynamics {
         }
     }
 
-    pub fn add_rain(&mut self, p: &Plan) {
+    pub fn add_rain(&mut self, p: &Plan, kind: super::RainKind) {
+        use super::RainKind as K;
         let mut r = rng(p.seed, 0x2A1);
         let scale = (p.cam.width as f64 * p.cam.height as f64) / (1280.0 * 720.0);
-        self.rain = Some(Rain {
-            per_frame: (r.gen_range(250.0..900.0) * scale) as usize,
-            slant: r.gen_range(-0.25..0.25),
-            bright: if p.night {
-                r.gen_range(90.0..140.0)
-            } else {
-                r.gen_range(185.0..225.0)
+        let h = p.cam.height as f64;
+        let night_bright = |r: &mut ChaCha8Rng| r.gen_range(90.0..140.0);
+        let day_bright = |r: &mut ChaCha8Rng| r.gen_range(185.0..225.0);
+        let rain = match kind {
+            K::Streaks => Rain {
+                kind,
+                per_frame: (r.gen_range(250.0..900.0) * scale) as usize,
+                slant: r.gen_range(-0.25..0.25),
+                bright: if p.night {
+                    night_bright(&mut r)
+                } else {
+                    day_bright(&mut r)
+                },
+                max_depth: p.distance * 1.3,
+                min_depth: 1.0,
+                two_frame: 0.0,
+                max_len_px: f64::INFINITY,
+                gust: 0.0,
             },
-            max_depth: p.distance * 1.3,
-        });
-        self.truth.push(span("rain", 0.0, p.duration, ""));
+            K::Drizzle => Rain {
+                kind,
+                per_frame: (r.gen_range(80.0..300.0) * scale) as usize,
+                slant: r.gen_range(-0.15..0.15),
+                bright: if p.night {
+                    night_bright(&mut r)
+                } else {
+                    day_bright(&mut r)
+                },
+                max_depth: p.distance * 1.3,
+                min_depth: 0.5,
+                two_frame: 0.3,
+                max_len_px: 0.04 * h,
+                gust: 0.02,
+            },
+            K::Heavy => Rain {
+                kind,
+                per_frame: (r.gen_range(1200.0..2500.0) * scale) as usize,
+                slant: r.gen_range(-0.2..0.2),
+                bright: if p.night {
+                    night_bright(&mut r)
+                } else {
+                    day_bright(&mut r)
+                },
+                max_depth: p.distance * 1.3,
+                min_depth: 0.3,
+                two_frame: 0.4,
+                max_len_px: f64::INFINITY,
+                gust: 0.03,
+            },
+            K::Wind => Rain {
+                kind,
+                per_frame: (r.gen_range(400.0..1200.0) * scale) as usize,
+                slant: r.gen_range(0.35..0.75) * sign(&mut r),
+                bright: if p.night {
+                    night_bright(&mut r)
+                } else {
+                    day_bright(&mut r)
+                },
+                max_depth: p.distance * 1.3,
+                min_depth: 0.3,
+                two_frame: 0.4,
+                max_len_px: f64::INFINITY,
+                gust: 0.08,
+            },
+            // Rain at night under lamps: only drops near the lights (and the lens) show, as
+            // short bright near-parallel streaks all over the picture.
+            K::NightLights => Rain {
+                kind,
+                per_frame: (r.gen_range(300.0..1000.0) * scale) as usize,
+                slant: r.gen_range(-0.3..0.3),
+                bright: r.gen_range(150.0..235.0),
+                max_depth: (p.distance * 0.5).max(4.0),
+                min_depth: 0.3,
+                two_frame: 0.5,
+                max_len_px: r.gen_range(0.015..0.04) * h,
+                gust: 0.03,
+            },
+        };
+        self.rain = Some(rain);
+        self.truth.push(span("rain", 0.0, p.duration, kind.name()));
     }
 
     pub fn add_jitter(&mut self, p: &Plan) {
@@ -734,20 +816,68 @@ impl Dynamics {
         shutter: f64,
     ) {
         let Some(rain) = &self.rain else { return };
-        let mut r = rng(seed, 0x2A1_0000_0000 + index);
+        if rain.kind == super::RainKind::Streaks {
+            // The original rain (kept bit-identical for old seeds): one frame per drop.
+            self.draw_rain_batch(canvas, cam, rain, seed, index, shutter, 0.0);
+            return;
+        }
+        // Drops spawned this frame, and those of the previous frame still in view (moved on
+        // by one frame interval): a share of the streaks is seen twice.
+        self.draw_rain_batch(canvas, cam, rain, seed, index, shutter, 0.0);
+        if index > 0 {
+            self.draw_rain_batch(canvas, cam, rain, seed, index - 1, shutter, 1.0);
+        }
+    }
+
+    /// The drops spawned on frame `spawn`, drawn `age` frames later (0: as spawned; 1: only
+    /// the `two_frame` share, moved on).
+    #[allow(clippy::too_many_arguments)]
+    fn draw_rain_batch(
+        &self,
+        canvas: &mut Canvas,
+        cam: &Camera,
+        rain: &Rain,
+        seed: u64,
+        spawn: u64,
+        shutter: f64,
+        age: f64,
+    ) {
+        let mut r = rng(seed, 0x2A1_0000_0000 + spawn);
         let (w, h) = (canvas.w as f64, canvas.h as f64);
+        let legacy = rain.kind == super::RainKind::Streaks;
+        // Gusts turn the streaks a little from frame to frame, all together.
+        let slant = if legacy || rain.gust == 0.0 {
+            rain.slant
+        } else {
+            let mut g = rng(seed, 0x2A2_0000_0000 + spawn);
+            rain.slant + g.gen_range(-rain.gust..rain.gust)
+        };
+        let fps_dt = self.frame_dt;
         for _ in 0..rain.per_frame {
             let u: f64 = r.gen();
             // More distant drops are more numerous per pixel but fainter.
-            let d = 1.0 + (rain.max_depth - 1.0) * u.powf(0.8);
+            let d = if legacy {
+                1.0 + (rain.max_depth - 1.0) * u.powf(0.8)
+            } else {
+                rain.min_depth + (rain.max_depth - rain.min_depth) * u.powf(0.8)
+            };
             let x = r.gen_range(-20.0..w + 20.0);
             let y = r.gen_range(-60.0..h);
             let fall = r.gen_range(6.5..9.0);
-            let len = (fall * shutter * cam.f_px / d).max(1.0);
+            let second: f64 = if legacy { 1.0 } else { r.gen() };
+            if age > 0.0 && second >= rain.two_frame {
+                continue;
+            }
+            let len = (fall * shutter * cam.f_px / d)
+                .max(1.0)
+                .min(rain.max_len_px.max(1.0));
             let width = (0.0025 * cam.f_px / d).clamp(0.25, 3.0);
             let near_blur = if d < 3.0 { (3.0 - d) * 0.8 } else { 0.0 };
             let alpha = (0.25 + 0.25 / d.max(1.0)) as f32 / (1.0 + near_blur as f32);
-            let angle = std::f64::consts::FRAC_PI_2 + rain.slant;
+            let angle = std::f64::consts::FRAC_PI_2 + slant;
+            // Moved on by one frame interval along the streak direction.
+            let step = age * fall * fps_dt * cam.f_px / d;
+            let (x, y) = (x + step * angle.cos(), y + step * angle.sin());
             let shape = Shape::Segment {
                 half_len: len / 2.0,
                 r: width / 2.0 + near_blur,

@@ -500,8 +500,13 @@ impl FacadeScene {
         if has(Distractor::Rain) {
             // Rain veils the scene: lower contrast, greyer.
             let grey = if spec.night { 30.0 } else { 170.0 };
+            let veil = match spec.rain_kind {
+                Some(crate::synth::RainKind::Heavy) => 0.3,
+                Some(crate::synth::RainKind::Drizzle) => 0.07,
+                _ => 0.15,
+            };
             for v in scene.bg.px.iter_mut() {
-                *v = *v * 0.85 + grey * 0.15;
+                *v = *v * (1.0 - veil) + grey * veil;
             }
         }
         if has(Distractor::Laundry) {
@@ -546,6 +551,7 @@ impl FacadeScene {
             night: spec.night,
         };
         let mut dy = Dynamics::none(frames);
+        dy.frame_dt = 1.0 / spec.fps;
         dy.add_look(&plan, &spec.look);
         if has(Distractor::Birds) {
             dy.add_birds(&plan);
@@ -557,7 +563,10 @@ impl FacadeScene {
             dy.add_insects(&plan);
         }
         if has(Distractor::Rain) {
-            dy.add_rain(&plan);
+            dy.add_rain(
+                &plan,
+                spec.rain_kind.unwrap_or(crate::synth::RainKind::Streaks),
+            );
         }
         if has(Distractor::Jitter) {
             dy.add_jitter(&plan);
@@ -1059,6 +1068,9 @@ impl FacadeScene {
             } * crate::synth::distractors::sign(&mut r);
             if spec.night {
                 contrast *= 0.7;
+            }
+            if let Some([a, b]) = spec.contrast_range {
+                contrast = contrast.signum() * r.gen_range(a..=b);
             }
             if let Some(c) = plan.contrast {
                 contrast = c;

@@ -147,6 +147,65 @@ impl Distractor {
     }
 }
 
+/// How rain looks (with the `rain` distractor). `Streaks` is the original rendering (drops at
+/// all depths, one frame each); the others were added after independent footage showed rain
+/// defeating the analytic: all of them put drops near the lens and let a share of the streaks
+/// show on two consecutive frames.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RainKind {
+    Streaks,
+    /// Light rain: few short faint streaks.
+    Drizzle,
+    /// Downpour: thousands of streaks, near-lens smears, a thick veil.
+    Heavy,
+    /// Wind-driven: strongly slanted streaks whose angle gusts frame to frame.
+    Wind,
+    /// At night under lamps: short bright near-parallel streaks all over the frame, near the
+    /// lens (the scene is rendered at night).
+    NightLights,
+}
+
+impl RainKind {
+    pub const ALL: [RainKind; 5] = [
+        RainKind::Streaks,
+        RainKind::Drizzle,
+        RainKind::Heavy,
+        RainKind::Wind,
+        RainKind::NightLights,
+    ];
+    /// The kinds the harder generator draws from (all but the original).
+    pub const HARD: [RainKind; 4] = [
+        RainKind::Drizzle,
+        RainKind::Heavy,
+        RainKind::Wind,
+        RainKind::NightLights,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            RainKind::Streaks => "streaks",
+            RainKind::Drizzle => "drizzle",
+            RainKind::Heavy => "heavy",
+            RainKind::Wind => "wind",
+            RainKind::NightLights => "night_lights",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<RainKind, SynthError> {
+        RainKind::ALL
+            .iter()
+            .copied()
+            .find(|k| k.name() == s.trim().to_ascii_lowercase())
+            .ok_or_else(|| {
+                SynthError::Spec(format!(
+                    "unknown rain kind '{s}' (expected one of: {})",
+                    RainKind::ALL.map(|k| k.name()).join(", ")
+                ))
+            })
+    }
+}
+
 /// Force parts of one drop; anything left `None` is drawn at random.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct DropPlan {
@@ -196,6 +255,13 @@ pub struct FacadeSpec {
     /// Camera, sensor, lens and codec appearance.
     #[serde(default)]
     pub look: Look,
+    /// How the rain looks when the `rain` distractor is on (None: the original streaks).
+    #[serde(default)]
+    pub rain_kind: Option<RainKind>,
+    /// Draw every drop's contrast magnitude (luma against the wall at release) from this
+    /// range, sign at random (a drop plan's contrast still wins).
+    #[serde(default)]
+    pub contrast_range: Option<[f64; 2]>,
 }
 
 /// How the camera renders: sensor noise, vignetting, lens distortion, haze, auto-exposure,
@@ -337,6 +403,8 @@ impl Default for FacadeSpec {
             objects: Vec::new(),
             fit_zoom: false,
             look: Look::default(),
+            rain_kind: None,
+            contrast_range: None,
         }
     }
 }
@@ -393,6 +461,13 @@ impl FacadeSpec {
                         "terminal velocity {v} not within 1..80"
                     )));
                 }
+            }
+        }
+        if let Some([a, b]) = self.contrast_range {
+            if !(a >= 1.0 && b >= a && b <= 200.0) {
+                return Err(SynthError::Spec(format!(
+                    "contrast range {a}..{b} not within 1..200"
+                )));
             }
         }
         if let Some(d) = self.distance_m {

@@ -25,7 +25,7 @@ use crate::events::Event;
 use crate::pipeline::{analyze_file, AnalyzeOptions};
 use crate::synth::noise::rng;
 use crate::synth::truth::FacadeTruth;
-use crate::synth::{render_facade, Distractor, FacadeSpec, Look, ObjectKind};
+use crate::synth::{render_facade, Distractor, FacadeSpec, Look, ObjectKind, RainKind};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EvalError {
@@ -99,6 +99,15 @@ pub struct SuiteOptions {
     pub out: Option<PathBuf>,
     /// Keep every clip's video under `out`.
     pub keep_videos: bool,
+    /// Stratified drop clips: clip `i` forces stratum `i % 4` (rain, night with noise σ 5-10,
+    /// contrast 25-50, 3-4 px) instead of the mixed cycle; see [`synth_suite`].
+    #[serde(default)]
+    pub stratified: bool,
+    /// Analyse clips already rendered under `out` (video, truth and config of the same name)
+    /// instead of rendering them again, and keep every video (for before / after runs of the
+    /// same clips).
+    #[serde(default)]
+    pub reuse: bool,
 }
 
 impl Default for SuiteOptions {
@@ -116,6 +125,8 @@ impl Default for SuiteOptions {
             jobs: 2,
             out: None,
             keep_videos: false,
+            stratified: false,
+            reuse: false,
         }
     }
 }
@@ -218,6 +229,11 @@ pub struct DropResult {
     /// The clip had distractors on top of the drops.
     #[serde(default)]
     pub distractors: bool,
+    /// The clip had rain (its kind in `rain_kind`).
+    #[serde(default)]
+    pub rain: bool,
+    #[serde(default)]
+    pub rain_kind: String,
     pub detected: bool,
     pub event_floor: Option<i32>,
     pub latency_s: Option<f64>,
@@ -375,6 +391,12 @@ pub struct Summary {
     pub drops_below_3px: usize,
     pub recall_below_3px: f64,
     pub strata: Vec<Stratum>,
+    /// The strata the targets are quoted on, with 95 % Wilson lower bounds.
+    #[serde(default)]
+    pub key_strata: Vec<KeyStratum>,
+    /// Share of the distractor-only video with rain.
+    #[serde(default)]
+    pub distractor_rain_share: f64,
     /// Unmatched events in all clips.
     pub false_alarms: usize,
     pub false_alarms_per_hour: f64,
@@ -458,6 +480,81 @@ pub fn size_bucket(px: f64) -> &'static str {
     }
 }
 
+/// Band of a drop's absolute contrast against the wall at release (luma levels).
+pub fn contrast_band(c: f64) -> &'static str {
+    let a = c.abs();
+    if a < 25.0 {
+        "|c| < 25"
+    } else if a < 50.0 {
+        "|c| 25-50"
+    } else {
+        "|c| >= 50"
+    }
+}
+
+/// Lower end of the two-sided 95 % Wilson score interval of `k` successes in `n` trials.
+pub fn wilson_lower95(k: usize, n: usize) -> f64 {
+    if n == 0 {
+        return f64::NAN;
+    }
+    let z = 1.959_964f64;
+    let (k, n) = (k as f64, n as f64);
+    let p = k / n;
+    let z2 = z * z;
+    let centre = p + z2 / (2.0 * n);
+    let half = z * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
+    ((centre - half) / (1.0 + z2 / n)).max(0.0)
+}
+
+/// A stratum the issue-11 targets are quoted on.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct KeyStratum {
+    pub name: String,
+    pub detected: usize,
+    pub total: usize,
+    pub recall: f64,
+    /// Lower end of the 95 % Wilson interval.
+    pub wilson_lower95: f64,
+    /// This round's target (NaN: reported only).
+    pub target: f64,
+}
+
+/// The target strata: ≥ 5 px overall and in rain, at night and at contrast < 50; 3-4 px;
+/// large light objects (≥ 8 px bags, paper, cardboard, cloth: reported only).
+pub fn key_strata(all: &[&DropResult]) -> Vec<KeyStratum> {
+    type Pick = fn(&DropResult) -> bool;
+    let defs: [(&str, Pick, f64); 6] = [
+        (">= 5 px", |d| d.size_px >= 5.0, 0.90),
+        ("rain, >= 5 px", |d| d.size_px >= 5.0 && d.rain, 0.85),
+        ("night, >= 5 px", |d| d.size_px >= 5.0 && d.night, 0.85),
+        (
+            "contrast < 50, >= 5 px",
+            |d| d.size_px >= 5.0 && d.contrast.abs() < 50.0,
+            0.85,
+        ),
+        ("3-4 px", |d| (3.0..5.0).contains(&d.size_px), 0.60),
+        (
+            "large light (>= 8 px)",
+            |d| d.size_px >= 8.0 && d.class == "light" && d.object != "cigarette_butt",
+            f64::NAN,
+        ),
+    ];
+    defs.iter()
+        .map(|(name, pick, target)| {
+            let sel: Vec<&&DropResult> = all.iter().filter(|d| pick(d)).collect();
+            let k = sel.iter().filter(|d| d.detected).count();
+            KeyStratum {
+                name: name.to_string(),
+                detected: k,
+                total: sel.len(),
+                recall: ratio(k, sel.len()),
+                wilson_lower95: wilson_lower95(k, sel.len()),
+                target: *target,
+            }
+        })
+        .collect()
+}
+
 /// Floor band of a release floor.
 pub fn floor_band(f: i32) -> &'static str {
     match f {
@@ -470,8 +567,16 @@ pub fn floor_band(f: i32) -> &'static str {
 
 fn strata(all: &[&DropResult]) -> Vec<Stratum> {
     type Key = fn(&DropResult) -> String;
-    let dims: [(&str, Key); 10] = [
+    let dims: [(&str, Key); 12] = [
         ("size", |d| size_bucket(d.size_px).to_string()),
+        ("rain", |d| {
+            if d.rain {
+                d.rain_kind.clone()
+            } else {
+                "no rain".to_string()
+            }
+        }),
+        ("contrast level", |d| contrast_band(d.contrast).to_string()),
         ("class", |d| d.class.clone()),
         ("floor", |d| floor_band(d.floor).to_string()),
         ("light", |d| {
@@ -585,6 +690,17 @@ pub fn summarise(clips: &[ClipResult]) -> Summary {
         drops_below_3px: tiny,
         recall_below_3px: ratio(tiny_det, tiny),
         strata: strata(&all),
+        key_strata: key_strata(&all),
+        distractor_rain_share: if neg_hours > 0.0 {
+            neg.iter()
+                .filter(|c| c.distractors.iter().any(|d| d == "rain"))
+                .map(|c| c.duration_s)
+                .sum::<f64>()
+                / 3600.0
+                / neg_hours
+        } else {
+            f64::NAN
+        },
         false_alarms: fa,
         false_alarms_per_hour: per_h(fa as f64, hours),
         distractor_hours: neg_hours,
@@ -683,6 +799,113 @@ fn camera_format(
     (w, h, fps, shutter, look)
 }
 
+/// The rain look of a clip with the `rain` distractor: one of the harder kinds (lamp-lit rain
+/// only at night); None without rain.
+fn rain_kind_for(
+    r: &mut rand_chacha::ChaCha8Rng,
+    distractors: &[Distractor],
+    night: bool,
+) -> Option<RainKind> {
+    if !distractors.contains(&Distractor::Rain) {
+        return None;
+    }
+    let kinds: &[RainKind] = if night {
+        &RainKind::HARD
+    } else {
+        &RainKind::HARD[..3]
+    };
+    Some(kinds[r.gen_range(0..kinds.len())])
+}
+
+/// Strata forced by `--stratified`, in clip order.
+pub const STRATA: [&str; 4] = ["rain", "night", "contrast", "small"];
+
+/// Drop clip `i` of a stratified suite: stratum `STRATA[i % 4]`.
+///
+/// * rain: every rain kind in turn (lamp-lit rain at night, a third of the others at night
+///   too), objects sized 5-30 px, sometimes one more distractor;
+/// * night: colour night scene with lit windows, sensor noise σ 5-10, 5-30 px;
+/// * contrast: every drop 25-50 luma levels from the wall (either sign), 5-30 px, a quarter
+///   at night;
+/// * small: 3-4.9 px objects, a quarter at night, half with distractors.
+///
+/// The kind pairs cycle as in the mixed suite, so light objects (bags, paper, cardboard, cloth)
+/// show at ≥ 8 px too.
+fn stratified_clip(o: &SuiteOptions, i: usize) -> SuiteClip {
+    let mut r = rng(o.seed, 0x57A7_0000 + i as u64);
+    let stratum = i % 4;
+    let sub = i / 4;
+    let kind = RainKind::HARD[sub % RainKind::HARD.len()];
+    let night = match stratum {
+        0 => kind == RainKind::NightLights || sub % 3 == 1,
+        1 => true,
+        _ => sub % 4 == 3,
+    };
+    let (width, height, fps, shutter_s, mut look) = camera_format(&mut r, o, night);
+    let bucket = if stratum == 3 { 0 } else { 1 + sub % 2 };
+    let (min, max) = SIZE_BUCKETS[bucket];
+    let pair = (sub + 2 * bucket) % 6;
+    let objects: Vec<ObjectKind> = (0..o.drops_per_clip)
+        .map(|j| KIND_CYCLE[(2 * pair + j) % KIND_CYCLE.len()])
+        .collect();
+    let mut distractors = Vec::new();
+    match stratum {
+        0 => distractors.push(Distractor::Rain),
+        1 => distractors.push(Distractor::Lights),
+        _ => {}
+    }
+    if sub % 2 == 1 {
+        let d = Distractor::ALL[r.gen_range(0..Distractor::ALL.len())];
+        if !distractors.contains(&d) && (stratum == 0 || d != Distractor::Rain) {
+            distractors.push(d);
+        }
+    }
+    if stratum == 1 && !o.plain {
+        // Total sensor noise σ 5-10 at night (base + night gain).
+        let total = r.gen_range(5.0..10.0f32);
+        look.noise_sigma = r.gen_range(1.0..2.5f32).min(total - 2.0);
+        look.night_noise = total - look.noise_sigma;
+    }
+    let floors = if r.gen_bool(0.4) {
+        Some(r.gen_range(6..=12))
+    } else {
+        None
+    };
+    let rain_kind = if distractors.contains(&Distractor::Rain) {
+        Some(if stratum == 0 {
+            kind
+        } else {
+            RainKind::Drizzle
+        })
+    } else {
+        None
+    };
+    SuiteClip {
+        name: format!("{}{:03}", STRATA[stratum], i),
+        spec: FacadeSpec {
+            seed: o.seed.wrapping_mul(100_003).wrapping_add(70_000 + i as u64),
+            width,
+            height,
+            fps,
+            duration_s: o.duration_s,
+            drops: o.drops_per_clip,
+            distractors,
+            night,
+            min_size_px: min,
+            max_size_px: max,
+            shutter_s,
+            floors,
+            objects,
+            fit_zoom: true,
+            look,
+            rain_kind,
+            contrast_range: (stratum == 2).then_some([25.0, 50.0]),
+            ..FacadeSpec::default()
+        },
+        negative: false,
+    }
+}
+
 /// The clips of a suite: `o.seeds` drop clips, then distractor-only clips adding up to
 /// `o.distractor_minutes`.
 ///
@@ -693,6 +916,10 @@ fn camera_format(
 pub fn synth_suite(o: &SuiteOptions) -> Vec<SuiteClip> {
     let mut out = Vec::new();
     for i in 0..o.seeds {
+        if o.stratified {
+            out.push(stratified_clip(o, i));
+            continue;
+        }
         let mut r = rng(o.seed, 0xE7A1_0000 + i as u64);
         let night = i % 4 == 3;
         let (width, height, fps, shutter_s, look) = camera_format(&mut r, o, night);
@@ -719,6 +946,7 @@ pub fn synth_suite(o: &SuiteOptions) -> Vec<SuiteClip> {
         } else {
             None
         };
+        let rain_kind = rain_kind_for(&mut r, &distractors, night);
         out.push(SuiteClip {
             name: format!("drop{i:03}"),
             spec: FacadeSpec {
@@ -737,6 +965,7 @@ pub fn synth_suite(o: &SuiteOptions) -> Vec<SuiteClip> {
                 objects,
                 fit_zoom: true,
                 look,
+                rain_kind,
                 ..FacadeSpec::default()
             },
             negative: false,
@@ -758,6 +987,7 @@ pub fn synth_suite(o: &SuiteOptions) -> Vec<SuiteClip> {
                     distractors.push(d);
                 }
             }
+            let rain_kind = rain_kind_for(&mut r, &distractors, night);
             out.push(SuiteClip {
                 name: format!("distr{j:03}"),
                 spec: FacadeSpec {
@@ -771,6 +1001,7 @@ pub fn synth_suite(o: &SuiteOptions) -> Vec<SuiteClip> {
                     night,
                     shutter_s,
                     look,
+                    rain_kind,
                     ..FacadeSpec::default()
                 },
                 negative: true,
@@ -804,6 +1035,7 @@ pub fn run_synth_clip(
         spec,
         dir,
         if keep { Keep::All } else { Keep::Nothing },
+        false,
     )
 }
 
@@ -812,9 +1044,23 @@ fn run_clip(
     spec: &FacadeSpec,
     dir: &Path,
     keep: Keep,
+    reuse: bool,
 ) -> Result<ClipResult, EvalError> {
     let t0 = Instant::now();
-    let files = render_facade(spec, dir, name)?;
+    let existing = crate::synth::SynthOutput {
+        video: dir.join(format!("{name}.mp4")),
+        truth: dir.join(format!("{name}.truth.json")),
+        config: dir.join(format!("{name}.toml")),
+    };
+    let files = if reuse
+        && existing.video.is_file()
+        && existing.truth.is_file()
+        && existing.config.is_file()
+    {
+        existing
+    } else {
+        render_facade(spec, dir, name)?
+    };
     let render_s = t0.elapsed().as_secs_f64();
     let t1 = Instant::now();
     let cfg = Config::load(&files.config)?;
@@ -860,6 +1106,14 @@ fn run_clip(
         };
         d.night = spec.night;
         d.distractors = !spec.distractors.is_empty();
+        d.rain = spec.distractors.contains(&Distractor::Rain);
+        if d.rain {
+            d.rain_kind = spec
+                .rain_kind
+                .unwrap_or(RainKind::Streaks)
+                .name()
+                .to_string();
+        }
     }
     r.night = spec.night;
     r.negative = spec.drops == 0 && spec.plan.is_empty();
@@ -931,7 +1185,7 @@ pub fn run_suite(
         (Some(d), _) | (None, Some(d)) => d.clone(),
         (None, None) => return Err(EvalError::Io("no output folder".into())),
     };
-    let keep = match (&opts.out, opts.keep_videos) {
+    let keep = match (&opts.out, opts.keep_videos || opts.reuse) {
         (None, _) => Keep::Nothing,
         (Some(_), false) => Keep::Failures,
         (Some(_), true) => Keep::All,
@@ -954,7 +1208,7 @@ pub fn run_suite(
             sc.spawn(|| loop {
                 let next = work.lock().ok().and_then(|mut w| w.pop());
                 let Some((i, clip)) = next else { break };
-                match run_clip(&clip.name, &clip.spec, &dir, keep) {
+                match run_clip(&clip.name, &clip.spec, &dir, keep, opts.reuse) {
                     Ok(r) => {
                         let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
                         progress(&format!(
@@ -1129,12 +1383,12 @@ pub fn summary_text(s: &Summary) -> String {
         s.drops
     );
     o += &format!(
-        "    >= 5 px         {}  ({} drops)   target >= 0.97\n",
+        "    >= 5 px         {}  ({} drops)   long-term >= 0.97\n",
         fmt(s.recall_large_5px),
         s.drops_large
     );
     o += &format!(
-        "    3-4 px          {}  ({} drops)   target >= 0.85\n",
+        "    3-4 px          {}  ({} drops)   long-term >= 0.85\n",
         fmt(s.recall_small_3_4px),
         s.drops_small
     );
@@ -1143,6 +1397,22 @@ pub fn summary_text(s: &Summary) -> String {
             "    < 3 px          {}  ({} drops)   below spec, not targeted\n",
             fmt(s.recall_below_3px),
             s.drops_below_3px
+        );
+    }
+    o += "  target strata (95 % Wilson lower bound):\n";
+    for k in &s.key_strata {
+        o += &format!(
+            "    {:<24} {:>4}/{:<4} {}  (lower {}){}\n",
+            k.name,
+            k.detected,
+            k.total,
+            fmt(k.recall),
+            fmt(k.wilson_lower95),
+            if k.target.is_nan() {
+                String::new()
+            } else {
+                format!("   target >= {:.2}", k.target)
+            }
         );
     }
     let mut dim = "";
@@ -1165,6 +1435,10 @@ pub fn summary_text(s: &Summary) -> String {
         s.distractor_hours,
         s.distractor_false_alarms_per_hour,
         s.distractor_false_alarms_per_hour_upper95
+    );
+    o += &format!(
+        "                    rain in {:.0} % of the distractor-only video\n",
+        100.0 * s.distractor_rain_share
     );
     o += &format!(
         "                    in clips with drops: {} unmatched event(s)\n",
@@ -1208,11 +1482,18 @@ pub struct RealTable {
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RealClip {
-    /// Path under the real-footage folder.
+    /// Path under the real-footage folder: a video file, or a folder of numbered JPEG / PNG
+    /// frames played at `frames_fps`.
     pub file: String,
+    /// Frame rate of a folder of frames.
+    #[serde(default)]
+    pub frames_fps: Option<f64>,
     /// `[start_s, end_s]` of each fall (empty: a negative clip, any alarm is false).
     #[serde(default)]
     pub falls: Vec<[f64; 2]>,
+    /// Image path of each fall, `[[x_start, y_start], [x_end, y_end]]` (px), in `falls` order.
+    #[serde(default)]
+    pub paths: Vec<[[f64; 2]; 2]>,
     #[serde(default)]
     pub note: String,
 }
@@ -1247,22 +1528,136 @@ pub struct RealSummary {
     pub results: Vec<RealResult>,
 }
 
-/// A fall counts as found by an event that overlaps its window (±0.5 s) and alarms no later than
-/// 1.5 s after the window ends; every other event is a false alarm.
-pub fn score_real(falls: &[[f64; 2]], events: &[Event]) -> (usize, Vec<f64>, usize) {
+/// Distance (px) from `p` to the segment `a`-`b`.
+fn segment_distance(p: [f64; 2], a: [f64; 2], b: [f64; 2]) -> f64 {
+    let (dx, dy) = (b[0] - a[0], b[1] - a[1]);
+    let l2 = dx * dx + dy * dy;
+    let u = if l2 > 0.0 {
+        (((p[0] - a[0]) * dx + (p[1] - a[1]) * dy) / l2).clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    (p[0] - a[0] - u * dx).hypot(p[1] - a[1] - u * dy)
+}
+
+/// Median distance (px) of an event's track points inside `window` (±0.5 s) to a fall's path
+/// (the segment from its start to its end pixel); without such points, the event origin's.
+pub fn path_distance(e: &Event, window: [f64; 2], path: [[f64; 2]; 2]) -> f64 {
+    let mut ds: Vec<f64> = e
+        .trajectory
+        .iter()
+        .flatten()
+        .filter(|p| p[0] >= window[0] - 0.5 && p[0] <= window[1] + 0.5)
+        .map(|p| segment_distance([p[1], p[2]], path[0], path[1]))
+        .collect();
+    if ds.is_empty() {
+        return e
+            .origin
+            .as_ref()
+            .map(|o| segment_distance([o.x, o.y], path[0], path[1]))
+            .unwrap_or(f64::MAX);
+    }
+    ds.sort_by(|a, b| a.total_cmp(b));
+    ds[ds.len() / 2]
+}
+
+/// Tolerance of the real scorer's position check (px, on the clip's own pixels).
+pub const REAL_PATH_TOL_PX: f64 = 60.0;
+
+/// A fall counts as found by an event that overlaps its window (±0.5 s), alarms no later than
+/// 1.5 s after the window ends and, where the fall's path is known, whose track runs within
+/// [`REAL_PATH_TOL_PX`] of it (median distance); the nearest such event wins. Every other event
+/// is a false alarm.
+pub fn score_real(
+    falls: &[[f64; 2]],
+    paths: &[[[f64; 2]; 2]],
+    events: &[Event],
+) -> (usize, Vec<f64>, usize) {
     let mut used = vec![false; events.len()];
     let mut lat = Vec::new();
-    for w in falls {
-        let hit = events.iter().enumerate().find(|(i, e)| {
-            !used[*i] && e.start_s <= w[1] + 0.5 && e.end_s >= w[0] - 0.5 && e.alarm_s <= w[1] + 1.5
-        });
-        if let Some((i, e)) = hit {
+    for (k, w) in falls.iter().enumerate() {
+        let hit = events
+            .iter()
+            .enumerate()
+            .filter(|(i, e)| {
+                !used[*i]
+                    && e.start_s <= w[1] + 0.5
+                    && e.end_s >= w[0] - 0.5
+                    && e.alarm_s <= w[1] + 1.5
+            })
+            .map(|(i, e)| {
+                let d = paths.get(k).map_or(0.0, |p| path_distance(e, *w, *p));
+                (i, e, d)
+            })
+            .filter(|(_, _, d)| *d <= REAL_PATH_TOL_PX)
+            .min_by(|a, b| a.2.total_cmp(&b.2));
+        if let Some((i, e, _)) = hit {
             used[i] = true;
             lat.push(e.alarm_s - w[0]);
         }
     }
     let fa = used.iter().filter(|u| !**u).count();
     (lat.len(), lat, fa)
+}
+
+/// Encode a folder of numbered frames (JPEG / PNG, sorted by name) as an H.264 clip at `fps`
+/// (CRF 18) so it runs through the same decode path as a camera. Odd sizes are cropped even.
+pub fn frames_to_clip(dir: &Path, fps: f64, out: &Path) -> Result<usize, EvalError> {
+    let mut names: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(io("reading the frame folder"))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.extension()
+                .and_then(|x| x.to_str())
+                .is_some_and(|x| matches!(x.to_ascii_lowercase().as_str(), "jpg" | "jpeg" | "png"))
+        })
+        .collect();
+    names.sort();
+    if names.is_empty() {
+        return Err(EvalError::Spec(format!("no frames in {}", dir.display())));
+    }
+    if !(1.0..=120.0).contains(&fps) {
+        return Err(EvalError::Spec(format!(
+            "frame rate {fps} not within 1..120"
+        )));
+    }
+    let mut writer: Option<(crate::synth::encode::VideoWriter, u32, u32)> = None;
+    for p in &names {
+        let img = image::open(p)
+            .map_err(|e| EvalError::Io(format!("{}: {e}", p.display())))?
+            .to_rgb8();
+        let (w, h) = (img.width() & !1, img.height() & !1);
+        if w < 64 || h < 64 {
+            return Err(EvalError::Spec(format!("{}: frame too small", p.display())));
+        }
+        if writer.is_none() {
+            let params = crate::synth::encode::EncodeParams {
+                crf: 18,
+                ..crate::synth::encode::EncodeParams::standard(fps)
+            };
+            let wr = crate::synth::encode::VideoWriter::create_with(out, w, h, fps, &params)?;
+            writer = Some((wr, w, h));
+        }
+        let Some((wr, w0, h0)) = writer.as_mut() else {
+            continue;
+        };
+        if img.width() < *w0 || img.height() < *h0 {
+            return Err(EvalError::Spec(format!(
+                "{}: frame size changed within the sequence",
+                p.display()
+            )));
+        }
+        let mut rgb = Vec::with_capacity((*w0 * *h0 * 3) as usize);
+        for y in 0..*h0 {
+            let row = (y * img.width() * 3) as usize;
+            rgb.extend_from_slice(&img.as_raw()[row..row + (*w0 * 3) as usize]);
+        }
+        wr.write_rgb(&rgb)?;
+    }
+    if let Some((wr, _, _)) = writer {
+        wr.finish()?;
+    }
+    Ok(names.len())
 }
 
 /// Run the real clips under `root` with an uncalibrated facade camera (default analytics
@@ -1276,12 +1671,27 @@ pub fn run_real(
     }
     let table = RealTable::parse(REAL_TABLE)?;
     let mut sum = RealSummary::default();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let scratch = std::env::temp_dir().join(format!("vigil-real-{}-{nanos}", std::process::id()));
     for c in &table.clip {
-        let path = root.join(&c.file);
-        if !path.is_file() {
+        let src = root.join(&c.file);
+        let path = if src.is_dir() {
+            // A folder of frames: encode it once into a scratch clip at its frame rate.
+            let fps = c.frames_fps.unwrap_or(10.0);
+            std::fs::create_dir_all(&scratch).map_err(io("creating a scratch folder"))?;
+            let clip = scratch.join(format!("real{}.mp4", sum.results.len()));
+            let n = frames_to_clip(&src, fps, &clip)?;
+            progress(&format!("{}: {n} frames encoded at {fps} fps", c.file));
+            clip
+        } else if src.is_file() {
+            src.clone()
+        } else {
             progress(&format!("{}: not found, skipped", c.file));
             continue;
-        }
+        };
         let text = format!(
             "[node]\n\n[[camera]]\nname = \"real\"\nkind = \"facade\"\nsource = {}\n",
             toml::Value::String(path.to_string_lossy().into_owned())
@@ -1291,7 +1701,7 @@ pub fn run_real(
         let mut events: Vec<Event> = Vec::new();
         let mut sink = |ev: &Event| events.push(ev.clone());
         let stats = analyze_file(&cfg, &cam, &path, &AnalyzeOptions::full(None), &mut sink)?;
-        let (found, lat, fa) = score_real(&c.falls, &events);
+        let (found, lat, fa) = score_real(&c.falls, &c.paths, &events);
         let r = RealResult {
             file: c.file.clone(),
             duration_s: stats.media_s,
@@ -1311,9 +1721,21 @@ pub fn run_real(
             r.found,
             r.falls,
             r.false_alarms,
-            r.events
+            events
                 .iter()
-                .map(|e| format!("{:.2}-{:.2}s alarm {:.2}s", e[0], e[1], e[2]))
+                .map(|e| {
+                    let (a, b) = e
+                        .trajectory
+                        .as_ref()
+                        .and_then(|t| Some((*t.first()?, *t.last()?)))
+                        .map_or(((0.0, 0.0), (0.0, 0.0)), |(a, b)| {
+                            ((a[1], a[2]), (b[1], b[2]))
+                        });
+                    format!(
+                        "{:.2}-{:.2}s alarm {:.2}s ({:.0},{:.0})->({:.0},{:.0})",
+                        e.start_s, e.end_s, e.alarm_s, a.0, a.1, b.0, b.1
+                    )
+                })
                 .collect::<Vec<_>>()
         ));
         sum.clips += 1;
@@ -1323,6 +1745,7 @@ pub fn run_real(
         sum.false_alarms += r.false_alarms;
         sum.results.push(r);
     }
+    let _ = std::fs::remove_dir_all(&scratch);
     Ok(Some(sum))
 }
 
@@ -1390,9 +1813,82 @@ mod tests {
     }
 
     #[test]
+    fn wilson_bound_matches_the_textbook() {
+        // 45/50: Wilson 95 % interval 0.786-0.957.
+        assert!((wilson_lower95(45, 50) - 0.786).abs() < 0.002);
+        assert!((wilson_lower95(40, 40) - 0.912).abs() < 0.002);
+        assert!(wilson_lower95(0, 10) == 0.0);
+        assert!(wilson_lower95(0, 0).is_nan());
+    }
+
+    #[test]
+    fn stratified_suite_forces_each_stratum() {
+        let o = SuiteOptions {
+            seeds: 16,
+            distractor_minutes: 0.0,
+            stratified: true,
+            ..SuiteOptions::default()
+        };
+        let s = synth_suite(&o);
+        assert_eq!(s.len(), 16);
+        for (i, c) in s.iter().enumerate() {
+            let sp = &c.spec;
+            match STRATA[i % 4] {
+                "rain" => {
+                    assert!(sp.distractors.contains(&Distractor::Rain));
+                    assert!(sp.rain_kind.is_some_and(|k| k != RainKind::Streaks));
+                    assert!(sp.min_size_px >= 5.0);
+                }
+                "night" => {
+                    assert!(sp.night);
+                    let total = sp.look.noise_sigma + sp.look.night_noise;
+                    assert!((5.0..=10.0).contains(&total), "noise {total}");
+                }
+                "contrast" => assert_eq!(sp.contrast_range, Some([25.0, 50.0])),
+                _ => assert!(sp.max_size_px < 5.0),
+            }
+        }
+        // Every rain kind shows up.
+        let kinds: std::collections::HashSet<_> =
+            s.iter().filter_map(|c| c.spec.rain_kind).collect();
+        assert_eq!(kinds.len(), RainKind::HARD.len());
+    }
+
+    #[test]
+    fn real_scorer_checks_position_as_well_as_time() {
+        let ev = |x0: f64, x1: f64| {
+            let mut e = Event::new(1, crate::events::EventKind::FallingObject, "c", 1.0, 0.9);
+            e.start_s = 1.0;
+            e.end_s = 2.0;
+            e.alarm_s = 1.5;
+            e.trajectory = Some(
+                (0..10)
+                    .map(|k| {
+                        let u = k as f64 / 9.0;
+                        [1.0 + u, x0 + (x1 - x0) * u, 100.0 + 500.0 * u]
+                    })
+                    .collect(),
+            );
+            e
+        };
+        let falls = [[1.0, 2.0]];
+        let path = [[[700.0, 100.0], [720.0, 600.0]]];
+        // On the path: found. A reflection 140 px beside it at the same time: a false alarm.
+        assert_eq!(score_real(&falls, &path, &[ev(700.0, 720.0)]).0, 1);
+        let (found, _, fa) = score_real(&falls, &path, &[ev(840.0, 860.0)]);
+        assert_eq!((found, fa), (0, 1));
+        // Both: the one on the path is the fall.
+        let (found, _, fa) = score_real(&falls, &path, &[ev(840.0, 860.0), ev(705.0, 722.0)]);
+        assert_eq!((found, fa), (1, 1));
+    }
+
+    #[test]
     fn real_table_parses() {
         let t = RealTable::parse(REAL_TABLE).expect("table");
         assert!(t.clip.iter().any(|c| c.falls.is_empty()));
         assert!(t.clip.iter().any(|c| !c.falls.is_empty()));
+        // Every fall has its path; the rain frames play at 10 fps.
+        assert!(t.clip.iter().all(|c| c.paths.len() == c.falls.len()));
+        assert!(t.clip.iter().any(|c| c.frames_fps == Some(10.0)));
     }
 }

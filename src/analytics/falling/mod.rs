@@ -13,6 +13,7 @@ pub mod classifier;
 pub mod eval;
 pub mod physics;
 pub mod picture;
+pub mod rain;
 pub mod stabilise;
 pub mod tracker;
 
@@ -89,6 +90,15 @@ pub struct FallingParams {
     /// At most this many alarms per `storm_window_s`.
     pub max_alarms: usize,
     pub storm_window_s: f64,
+    /// Rain as a scene state (see [`rain`]); `None` treats streaks like any foreground.
+    pub rain: Option<rain::RainParams>,
+    /// While it rains the picture is full of short-lived blobs that a young track can string
+    /// together by chance; streaks do not line up on one parabola for long. A track then needs
+    /// this many detections...
+    pub rain_min_points: usize,
+    /// ...and quadratic fits in x and y whose combined residual (px, unbiased) stays within
+    /// this plus 0.15·√area (the centroid of a bigger or smeared object wanders more).
+    pub rain_max_rms_px: f64,
 }
 
 impl Default for FallingParams {
@@ -116,6 +126,9 @@ impl Default for FallingParams {
             min_p_model: 0.5,
             max_alarms: 6,
             storm_window_s: 10.0,
+            rain: Some(rain::RainParams::default()),
+            rain_min_points: 8,
+            rain_max_rms_px: 3.0,
         }
     }
 }
@@ -160,6 +173,10 @@ pub struct FallingAnalytic {
     stab: stabilise::Stabiliser,
     /// Tail observations of recently ended alarmed tracks (duplicate suppression).
     recent_alarmed: VecDeque<Vec<tracker::Obs>>,
+    rain: rain::RainState,
+    /// Share of the analysed pixels that rain streaks light up (smoothed): expected
+    /// foreground, not a global change.
+    rain_px_frac: f64,
 }
 
 /// Coarse map of how often each cell had foreground recently. Swaying foliage, flags and
@@ -221,6 +238,10 @@ impl Activity {
     }
 }
 
+fn params_rain_or_default(p: &Option<rain::RainParams>) -> rain::RainParams {
+    p.clone().unwrap_or_default()
+}
+
 impl FallingAnalytic {
     pub fn new(camera: &str, cfg: &FacadeConfig) -> Result<FallingAnalytic, FallingError> {
         Self::with_params(camera, cfg, FallingParams::default(), true)
@@ -279,6 +300,7 @@ impl FallingAnalytic {
         } else {
             None
         };
+        let params_rain = params.rain.clone();
         Ok(FallingAnalytic {
             camera: camera.to_string(),
             cfg: cfg.clone(),
@@ -306,7 +328,14 @@ impl FallingAnalytic {
             activity: Activity::new(1, 1, 16, 0.02, 0.1),
             stab: stabilise::Stabiliser::new(1, 1),
             recent_alarmed: VecDeque::new(),
+            rain: rain::RainState::new(params_rain_or_default(&params_rain)),
+            rain_px_frac: 0.0,
         })
+    }
+
+    /// The current rain estimate (density, direction, streak size).
+    pub fn rain_state(&self) -> &rain::RainState {
+        &self.rain
     }
 
     pub fn has_model(&self) -> bool {
@@ -365,6 +394,27 @@ impl FallingAnalytic {
         }
     }
 
+    /// In rain: is the track long and smooth enough not to be strung together from rain blobs?
+    fn rain_consistent(&self, obs: &[tracker::Obs]) -> bool {
+        let n = obs.len();
+        if n < self.params.rain_min_points.max(4) {
+            return false;
+        }
+        let ts: Vec<f64> = obs.iter().map(|o| o.t).collect();
+        let xs: Vec<f64> = obs.iter().map(|o| o.x).collect();
+        let ys: Vec<f64> = obs.iter().map(|o| o.y).collect();
+        let (Some(fx), Some(fy)) = (
+            physics::fit_poly(&ts, &xs, 2),
+            physics::fit_poly(&ts, &ys, 2),
+        ) else {
+            return false;
+        };
+        // Residual over n points with 3 parameters per axis: unbiased.
+        let rms = fx.rms.hypot(fy.rms) * (n as f64 / (n - 3) as f64).sqrt();
+        let area = obs.iter().map(|o| o.area as f64).sum::<f64>() / n as f64;
+        rms <= self.params.rain_max_rms_px + 0.15 * area.sqrt()
+    }
+
     /// Combined confidence of a track, or `None` when it is not (yet) a falling object.
     fn score(&mut self, tr: &Track) -> Option<(Judgement, f64)> {
         // A falling object is seen on (nearly) every distinct frame; clutter flickers.
@@ -379,6 +429,9 @@ impl FallingAnalytic {
             self.params.min_density
         };
         if (n as f64) < density * expected {
+            return None;
+        }
+        if self.rain.raining && !self.rain_consistent(&tr.obs) {
             return None;
         }
         let j = self.judge(&tr.obs);
@@ -522,6 +575,8 @@ impl FallingAnalytic {
         self.tracker = Tracker::new(self.params.tracker.clone());
         self.start_t = None;
         self.activity = Activity::new(w as usize, h as usize, 16, 0.01, 0.15);
+        self.rain = rain::RainState::new(params_rain_or_default(&self.params.rain));
+        self.rain_px_frac = 0.0;
         self.stab = stabilise::Stabiliser::new(w as usize, h as usize);
     }
 }
@@ -633,7 +688,9 @@ impl Analytic for FallingAnalytic {
         let frac = n_fg as f64 / active as f64;
         let start_t = *self.start_t.get_or_insert(t);
         let warm = bg.frames() > self.params.warmup_frames && t - start_t >= self.params.warmup_s;
-        let mut global = frac > self.params.global_frac;
+        // Rain lights up its share of the picture every frame: expected, not a global change.
+        let mut global = frac > self.params.global_frac + self.rain_px_frac.min(0.08);
+        let mut rain_flags: Vec<bool> = Vec::new();
         let blobs = if global || !warm {
             Vec::new()
         } else {
@@ -642,18 +699,67 @@ impl Analytic for FallingAnalytic {
             // Label down to 1 px so split parts of one object can be merged before the size cut.
             match self
                 .labeller
-                .label(&self.fg, w, h, 1, self.params.max_area, 40_000)
+                .label(&self.fg, w, h, 1, self.params.max_area, 120_000)
             {
                 Some(b) => {
                     let merged = blobs::merge_close(b, self.params.merge_gap);
-                    let busy = self.activity.update(&merged);
-                    merged
-                        .into_iter()
-                        .filter(|b| {
-                            b.area >= self.params.min_area && b.area <= self.params.max_area
-                        })
-                        .filter(|b| !busy.is_busy(b.x, b.y))
-                        .collect()
+                    let is_rain: Vec<bool> = if self.params.rain.is_some() {
+                        let shapes: Vec<rain::Shape> = merged
+                            .iter()
+                            .map(|b| {
+                                if b.area >= 3 && b.area <= 2000 {
+                                    rain::blob_shape(&self.fg, w, b)
+                                } else {
+                                    rain::Shape {
+                                        len: 1.0,
+                                        width: 1.0,
+                                        angle: 0.0,
+                                    }
+                                }
+                            })
+                            .collect();
+                        let was = self.rain.raining;
+                        self.rain.update_at(&merged, &shapes, w, h);
+                        if self.rain.raining != was {
+                            tracing::info!(
+                                camera = %self.camera, t, raining = self.rain.raining,
+                                streaks_per_mpx = self.rain.density as i64,
+                                angle_deg = self.rain.angle().to_degrees() as i64,
+                                "rain state changed: streak-shaped foreground is {} before tracking",
+                                if self.rain.raining { "set aside" } else { "tracked again" }
+                            );
+                        }
+                        shapes.iter().map(|s| self.rain.is_rain(s)).collect()
+                    } else {
+                        vec![false; merged.len()]
+                    };
+                    let rain_px: u64 = merged
+                        .iter()
+                        .zip(&is_rain)
+                        .filter(|(_, r)| **r)
+                        .map(|(b, _)| b.area as u64)
+                        .sum();
+                    self.rain_px_frac += 0.1 * (rain_px as f64 / active as f64 - self.rain_px_frac);
+                    // Streaks would mark every cell busy and hide a falling object anywhere:
+                    // the busy map learns from the other foreground only.
+                    let dry: Vec<blobs::Blob> = merged
+                        .iter()
+                        .zip(&is_rain)
+                        .filter(|(_, r)| !**r)
+                        .map(|(b, _)| b.clone())
+                        .collect();
+                    let busy = self.activity.update(&dry);
+                    let mut kept = Vec::with_capacity(merged.len());
+                    for (b, r) in merged.into_iter().zip(is_rain) {
+                        if b.area >= self.params.min_area
+                            && b.area <= self.params.max_area
+                            && !busy.is_busy(b.x, b.y)
+                        {
+                            kept.push(b);
+                            rain_flags.push(r);
+                        }
+                    }
+                    kept
                 }
                 None => {
                     global = true;
@@ -680,13 +786,16 @@ impl Analytic for FallingAnalytic {
             return out;
         }
         if tracing::enabled!(target: "vigil::falling::blobs", tracing::Level::TRACE) {
-            let list: Vec<(i64, i64, u32)> = blobs
+            let list: Vec<(i64, i64, u32, bool)> = blobs
                 .iter()
-                .map(|b| (b.x as i64, b.y as i64, b.area))
+                .zip(&rain_flags)
+                .map(|(b, r)| (b.x as i64, b.y as i64, b.area, *r))
                 .collect();
-            tracing::trace!(target: "vigil::falling::blobs", t, blobs = ?list);
+            tracing::trace!(target: "vigil::falling::blobs", t, raining = self.rain.raining, rain_density = self.rain.density, rain_angle = self.rain.angle(), rain_len = self.rain.len, blobs = ?list);
         }
-        let ended = self.tracker.step(t, &blobs);
+        // Rain streaks start no track and only continue one that predicted them closely, so
+        // no track is assembled from different streaks.
+        let ended = self.tracker.step_weak(t, &blobs, &rain_flags);
         for tr in ended {
             self.end_track(tr, &mut out);
         }

@@ -142,6 +142,9 @@ pub struct TrackerParams {
     /// a clutter burst (an I-frame pulse, a gust through foliage): no track starts from it
     /// and only established tracks use it.
     pub burst_blobs: usize,
+    /// A weak detection (a rain streak) continues an established track only this close to
+    /// its prediction (px).
+    pub weak_px: f64,
 }
 
 impl Default for TrackerParams {
@@ -158,6 +161,7 @@ impl Default for TrackerParams {
             max_area_ratio: 3.0,
             explain_px: 4.0,
             burst_blobs: 40,
+            weak_px: 8.0,
         }
     }
 }
@@ -214,6 +218,14 @@ impl Tracker {
     /// Advance to time `t` with this frame's blobs. Returns the tracks that ended (too long
     /// without a detection).
     pub fn step(&mut self, t: f64, blobs: &[Blob]) -> Vec<Track> {
+        self.step_weak(t, blobs, &[])
+    }
+
+    /// Like [`step`](Self::step), with `weak[i]` marking detections that are probably clutter
+    /// of a known kind (rain streaks): they start no track, and only an established track that
+    /// predicted one within [`TrackerParams::weak_px`] takes it.
+    pub fn step_weak(&mut self, t: f64, blobs: &[Blob], weak: &[bool]) -> Vec<Track> {
+        let is_weak = |i: usize| weak.get(i).copied().unwrap_or(false);
         let dt = match self.last_t {
             Some(lt) if t > lt => t - lt,
             Some(_) => 1e-3,
@@ -260,6 +272,9 @@ impl Tracker {
                 let dx = (b.x - px).abs();
                 let dy = (b.y - py).abs();
                 if dx > gx || dy > gy {
+                    continue;
+                }
+                if is_weak(bi) && (!established || dx.hypot(dy) > p.weak_px) {
                     continue;
                 }
                 // Sizes must be compatible (a raindrop does not continue a bottle's track);
@@ -311,7 +326,7 @@ impl Tracker {
         }
         self.tracks = keep;
         for (bi, b) in blobs.iter().enumerate() {
-            if burst || explained[bi] || self.tracks.len() >= p.max_tracks {
+            if burst || explained[bi] || is_weak(bi) || self.tracks.len() >= p.max_tracks {
                 continue;
             }
             let id = self.next_id;
