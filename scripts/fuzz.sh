@@ -8,7 +8,7 @@ status=0
 for t in h264_avcc_slices range_header sealed_evidence config_toml voc_xml; do
   mkdir -p "corpus/$t"
   echo "== $t ($SECS s)"
-  if cargo +nightly fuzz run "$t" "corpus/$t" -- -max_total_time="$SECS" -rss_limit_mb=2048 \
+  if cargo +nightly fuzz run -s none "$t" "corpus/$t" -- -max_total_time="$SECS" -rss_limit_mb=2048 \
       > "/tmp/fuzz-$t.log" 2>&1; then
     grep -E "^(#[0-9]+\s+DONE|Done)" "/tmp/fuzz-$t.log" | tail -n1 || true
   else

@@ -523,12 +523,25 @@ fn evidence_is_sealed_when_written_and_served_decrypted_with_range() {
     assert_eq!(xc.as_deref(), Some(sha256_hex(&old_jpg_bytes).as_str()));
     assert!(xs.is_none());
 
-    // Tampered at rest: the touched chunk fails (500, evidence_corrupt), whole or ranged;
-    // a range elsewhere still reads.
+    // Tampered at rest: the file no longer matches its indexed SHA-256, so it is refused
+    // whole (409 evidence_tampered), whatever range is asked for.
     let mut t = sealed_clip.clone();
     let pos = (HEADER_LEN + 100) as usize; // chunk 0
     t[pos] ^= 0xff;
     std::fs::write(&clip, &t).unwrap();
+    for range in [None, Some("bytes=50-60")] {
+        let (s, body, ..) = api.get(&clip_path, range);
+        assert_eq!(s, 409, "{range:?}");
+        assert!(String::from_utf8_lossy(&body).contains("evidence_tampered"));
+    }
+    // Someone who can also rewrite the index: the chunk's HMAC still fails (500,
+    // evidence_corrupt), whole or ranged; a range elsewhere still reads.
+    let c = rusqlite::Connection::open(dir.path().join("vigil.db")).unwrap();
+    c.execute(
+        "UPDATE evidence SET sha256 = ?1 WHERE event_id = ?2 AND kind = 'clip'",
+        rusqlite::params![sha256_hex(&t), id],
+    )
+    .unwrap();
     let (s, body, ..) = api.get(&clip_path, None);
     assert_eq!(s, 500);
     assert!(String::from_utf8_lossy(&body).contains("evidence_corrupt"));
@@ -542,6 +555,11 @@ fn evidence_is_sealed_when_written_and_served_decrypted_with_range() {
 
     // Wrong key configured: a clear error, not garbage.
     std::fs::write(&clip, &sealed_clip).unwrap();
+    c.execute(
+        "UPDATE evidence SET sha256 = ?1 WHERE event_id = ?2 AND kind = 'clip'",
+        rusqlite::params![sha256_hex(&sealed_clip), id],
+    )
+    .unwrap();
     let wrong = Arc::new(EvidenceKey::from_hex("ffffffffffffffffffffffffffffffff").unwrap());
     let api = Api::start(&store, Some(wrong));
     let (s, body, ..) = api.get(&clip_path, Some("bytes=0-9"));

@@ -12,6 +12,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// Seconds a client should wait before retrying (`Retry-After`), for 429 and 503.
+    pub retry_after_s: Option<u64>,
 }
 
 impl ApiError {
@@ -20,7 +22,14 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            retry_after_s: None,
         }
+    }
+    /// Too many attempts: wait `wait` (rounded up to whole seconds) before the next one.
+    pub fn too_many(message: impl Into<String>, wait: std::time::Duration) -> Self {
+        let mut e = Self::new(StatusCode::TOO_MANY_REQUESTS, "too_many_requests", message);
+        e.retry_after_s = Some(wait.as_secs() + u64::from(wait.subsec_nanos() > 0));
+        e
     }
     pub fn bad_request(msg: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "bad_request", msg)
@@ -43,6 +52,12 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = serde_json::json!({ "error": { "code": self.code, "message": self.message } });
         let mut r = (self.status, Json(body)).into_response();
+        if let Some(s) = self.retry_after_s {
+            r.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(s),
+            );
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             r.headers_mut().insert(
                 axum::http::header::WWW_AUTHENTICATE,

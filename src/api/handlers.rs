@@ -136,12 +136,22 @@ async fn method_not_allowed() -> ApiError {
 
 // ---------- authentication ----------
 
+/// The token of an `Authorization: Bearer …` header (the scheme is case-insensitive).
+fn bearer_token(headers: &HeaderMap) -> Option<String> {
+    let h = headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .trim_start();
+    let (scheme, t) = h.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| t.trim().to_string())
+        .filter(|t| !t.is_empty())
+}
+
 fn bearer(parts: &Parts) -> Option<String> {
-    let h = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let t = h
-        .strip_prefix("Bearer ")
-        .or_else(|| h.strip_prefix("bearer "))?;
-    Some(t.trim().to_string())
+    bearer_token(&parts.headers)
 }
 
 /// Routes that take the token as `?access_token=`: the SSE stream (browsers' EventSource
@@ -287,14 +297,36 @@ struct LoginBody {
 
 async fn login(
     State(state): State<AppState>,
+    client: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<serde_json::Value>> {
     let b: LoginBody =
         parse_json(&headers, body, false)?.ok_or_else(|| ApiError::bad_request("empty body"))?;
+    let addr = client.map(|axum::Extension(axum::extract::ConnectInfo(a))| a.ip());
+    let name = b.name.clone();
+    let shown = auth::loggable_name(&name);
+    let guards = state.guards.clone();
+    if let Err(wait) = guards
+        .throttle
+        .check(&name, addr, std::time::Instant::now())
+    {
+        tracing::warn!(user = %shown, client = ?addr, wait_s = wait.as_secs(), "login throttled");
+        return Err(ApiError::too_many(
+            "too many failed logins; wait before trying again",
+            wait,
+        ));
+    }
+    // Bounded password hashing: a flood of logins queues here instead of each taking a
+    // blocking thread and Argon2's memory.
+    let Some(slot) = guards.hash_slot(Duration::from_secs(5)).await else {
+        return Err(ApiError::too_many(
+            "server busy checking passwords",
+            Duration::from_secs(1),
+        ));
+    };
     let store = state.store.clone();
     let ttl = (state.config.session_ttl_s as i64).saturating_mul(1000);
-    let name = b.name.clone();
     let res = blocking(move || {
         let p = match auth::check_password(&store, &b.name, &b.password) {
             Ok(p) => p,
@@ -312,8 +344,18 @@ async fn login(
         Ok((p, t))
     })
     .await;
+    drop(slot);
+    match &res {
+        Ok(_) => guards.throttle.succeeded(&name),
+        Err(e) if e.status == StatusCode::UNAUTHORIZED => {
+            guards
+                .throttle
+                .failed(&name, addr, std::time::Instant::now())
+        }
+        Err(_) => {}
+    }
     let (p, t) =
-        res.inspect_err(|e| tracing::info!(user = %name, code = e.code, "login refused"))?;
+        res.inspect_err(|e| tracing::info!(user = %shown, code = e.code, "login refused"))?;
     Ok(Json(serde_json::json!({
         "token": t.token,
         "expires_at_ms": t.expires_at_ms,
@@ -327,13 +369,7 @@ async fn logout(
     p: Principal,
     headers: HeaderMap,
 ) -> ApiResult<StatusCode> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|h| h.strip_prefix("Bearer "))
-        .unwrap_or("")
-        .trim()
-        .to_string();
+    let token = bearer_token(&headers).unwrap_or_default();
     let store = state.store.clone();
     state.tokens.forget(&token);
     blocking(move || {
@@ -470,7 +506,17 @@ async fn config_get(
 ) -> ApiResult<Json<serde_json::Value>> {
     require(&state, &p, Action::ManageConfig, "config").await?;
     let r = reloader(&state)?;
-    Ok(Json(blocking(move || Ok(r.effective())).await?))
+    let store = state.store.clone();
+    Ok(Json(
+        blocking(move || {
+            audit::append(
+                &store,
+                &AuditEntry::new(&p.name, p.role.as_str(), "config.read", "config"),
+            )?;
+            Ok(r.effective())
+        })
+        .await?,
+    ))
 }
 
 async fn config_reload(
@@ -756,6 +802,7 @@ async fn evidence(
         .map(|s| s.to_string());
     let store = state.store.clone();
     let key = state.evidence_key.clone();
+    let guards = state.guards.clone();
     blocking(move || {
         if store.get_event(id)?.is_none() {
             return Err(ApiError::not_found(format!("no event {id}")));
@@ -769,6 +816,25 @@ async fn evidence(
                 "gone",
                 "evidence removed by retention",
             ));
+        }
+        // The file must still be what was indexed: a replaced, swapped (another event's) or
+        // truncated file is refused, never served.
+        match guards.matches_index(std::path::Path::new(&ev.path), &ev.sha256) {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::error!(path = %ev.path, event = id, "evidence does not match its indexed SHA-256");
+                let e = AuditEntry::new(&p.name, p.role.as_str(), "evidence.tampered", &target)
+                    .detail(serde_json::json!({ "indexed_sha256": ev.sha256 }));
+                audit::append(&store, &e)?;
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "evidence_tampered",
+                    "the evidence file no longer matches its indexed checksum",
+                ));
+            }
+            Err(_) => {
+                return Err(ApiError::new(StatusCode::GONE, "gone", "evidence file missing"))
+            }
         }
         let mut f = std::fs::File::open(&ev.path)
             .map_err(|_| ApiError::new(StatusCode::GONE, "gone", "evidence file missing"))?;
@@ -828,8 +894,8 @@ async fn evidence(
                 buf
             }
         };
-        // Audit whole downloads and the first chunk of ranged ones (players fetch many).
-        if start == 0 {
+        // One record per download session, whatever ranges a player asks for.
+        if guards.new_download(&p.name, id, kind.as_str(), std::time::Instant::now()) {
             let e = AuditEntry::new(&p.name, p.role.as_str(), "evidence.download", &target)
                 .detail(serde_json::json!({ "sha256": ev.sha256, "bytes": ev.bytes }));
             audit::append(&store, &e)?;
@@ -887,12 +953,24 @@ async fn stream_events(
 ) -> ApiResult<impl IntoResponse> {
     require(&state, &p, Action::ViewEvents, "events").await?;
     let q = query(q)?;
-    let rx = state.bus.subscribe();
     let metrics = state.bus.metrics.clone();
-    metrics
-        .sse_clients
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let max = state.config.max_sse_subscribers.max(1) as i64;
+    let taken = metrics.sse_clients.fetch_update(
+        std::sync::atomic::Ordering::SeqCst,
+        std::sync::atomic::Ordering::SeqCst,
+        |n| (n < max).then_some(n + 1),
+    );
+    if taken.is_err() {
+        let mut e = ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too_many_subscribers",
+            format!("the live stream has its maximum of {max} subscribers"),
+        );
+        e.retry_after_s = Some(5);
+        return Err(e);
+    }
     let guard = ClientGuard(metrics.clone());
+    let rx = state.bus.subscribe();
     let events = BroadcastStream::new(rx).filter_map(move |r| {
         let _keep = &guard;
         match r {
@@ -942,11 +1020,14 @@ async fn audit_list(
     let q = query(q)?;
     let store = state.store.clone();
     let recs = blocking(move || {
-        Ok(audit::list(
+        let (after, limit) = (q.after.unwrap_or(0), q.limit.unwrap_or(100).clamp(1, 1000));
+        // Reading the log is itself recorded (it holds personal data).
+        audit::append(
             &store,
-            q.after.unwrap_or(0),
-            q.limit.unwrap_or(100).clamp(1, 1000),
-        )?)
+            &AuditEntry::new(&p.name, p.role.as_str(), "audit.read", "audit")
+                .detail(serde_json::json!({ "after": after, "limit": limit })),
+        )?;
+        Ok(audit::list(&store, after, limit)?)
     })
     .await?;
     Ok(Json(serde_json::json!({ "records": recs })))

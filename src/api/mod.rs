@@ -13,7 +13,9 @@
 
 mod error;
 mod handlers;
+pub mod limits;
 mod openapi;
+pub mod server;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -46,6 +48,8 @@ pub struct AppState {
     pub reloader: Option<Arc<dyn ConfigReloader>>,
     /// Key that opens sealed evidence for download; `None`: sealed files cannot be served.
     pub evidence_key: Option<Arc<crate::evidence::crypt::EvidenceKey>>,
+    /// Login throttling, download sessions, checked evidence hashes.
+    pub guards: Arc<limits::Guards>,
 }
 
 impl AppState {
@@ -66,6 +70,7 @@ impl AppState {
             )),
             reloader: None,
             evidence_key: None,
+            guards: Arc::default(),
         }
     }
 

@@ -29,6 +29,15 @@ pub struct ApiConfig {
     /// Interval of SSE heartbeat comments.
     #[serde(default = "d_heartbeat")]
     pub sse_heartbeat_s: f64,
+    /// Open connections at most; more are answered 503 and closed.
+    #[serde(default = "d_connections")]
+    pub max_connections: usize,
+    /// Live-stream (SSE) subscribers at most; more get 503 `too_many_subscribers`.
+    #[serde(default = "d_sse")]
+    pub max_sse_subscribers: usize,
+    /// A request's headers must arrive within this time, or the connection is closed.
+    #[serde(default = "d_header_timeout")]
+    pub header_read_timeout_s: f64,
 }
 
 fn d_session() -> u64 {
@@ -43,6 +52,15 @@ fn d_timeout() -> f64 {
 fn d_heartbeat() -> f64 {
     15.0
 }
+fn d_connections() -> usize {
+    1024
+}
+fn d_sse() -> usize {
+    512
+}
+fn d_header_timeout() -> f64 {
+    10.0
+}
 
 impl Default for ApiConfig {
     fn default() -> Self {
@@ -51,6 +69,9 @@ impl Default for ApiConfig {
             max_body_bytes: d_body(),
             request_timeout_s: d_timeout(),
             sse_heartbeat_s: d_heartbeat(),
+            max_connections: d_connections(),
+            max_sse_subscribers: d_sse(),
+            header_read_timeout_s: d_header_timeout(),
         }
     }
 }
