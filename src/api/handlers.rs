@@ -801,8 +801,8 @@ async fn evidence(
         .and_then(|v| v.to_str().ok())
         .map(|s| s.to_string());
     let store = state.store.clone();
-    let key = state.evidence_key.clone();
     let guards = state.guards.clone();
+    let key = state.evidence_key.clone();
     blocking(move || {
         if store.get_event(id)?.is_none() {
             return Err(ApiError::not_found(format!("no event {id}")));

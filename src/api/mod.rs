@@ -46,10 +46,10 @@ pub struct AppState {
     pub tokens: Arc<crate::auth::TokenCache>,
     /// Configuration reload (`POST /config/reload`); `None`: not available here.
     pub reloader: Option<Arc<dyn ConfigReloader>>,
-    /// Key that opens sealed evidence for download; `None`: sealed files cannot be served.
-    pub evidence_key: Option<Arc<crate::evidence::crypt::EvidenceKey>>,
     /// Login throttling, download sessions, checked evidence hashes.
     pub guards: Arc<limits::Guards>,
+    /// Key that opens sealed evidence for download; `None`: sealed files cannot be served.
+    pub evidence_key: Option<Arc<crate::evidence::crypt::EvidenceKey>>,
 }
 
 impl AppState {
@@ -69,8 +69,8 @@ impl AppState {
                 std::time::Duration::from_secs(5),
             )),
             reloader: None,
-            evidence_key: None,
             guards: Arc::default(),
+            evidence_key: None,
         }
     }
 
