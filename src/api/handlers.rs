@@ -527,20 +527,9 @@ async fn config_reload(
     let r = reloader(&state)?;
     let store = state.store.clone();
     blocking(move || {
-        let res = r.reload();
-        let detail = match &res {
-            Ok(rep) => serde_json::json!({
-                "ok": true,
-                "generation": rep.generation,
-                "applied": rep.applied,
-                "restart_required": rep.restart_required,
-            }),
-            Err(e) => serde_json::json!({ "ok": false, "error": e.to_string() }),
-        };
-        audit::append(
-            &store,
-            &AuditEntry::new(&p.name, p.role.as_str(), "config.reload", "config").detail(detail),
-        )?;
+        let (res, audited) =
+            crate::service::status::reload_audited(r.as_ref(), &store, &p.name, p.role.as_str());
+        audited?;
         match res {
             Ok(rep) => Ok(Json(rep)),
             Err(e @ crate::service::ReloadError::Unavailable(_)) => Err(ApiError::internal(e.to_string())),

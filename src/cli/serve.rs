@@ -101,16 +101,9 @@ fn spawn_sighup_reload(
                 tracing::info!("SIGHUP: reloading the configuration");
                 let (r, st) = (reloader.clone(), store.clone());
                 let res = tokio::task::spawn_blocking(move || {
-                    let res = r.reload();
-                    let detail = match &res {
-                        Ok(rep) => serde_json::json!({ "ok": true, "generation": rep.generation,
-                            "applied": rep.applied, "restart_required": rep.restart_required }),
-                        Err(e) => serde_json::json!({ "ok": false, "error": e.to_string() }),
-                    };
-                    let entry =
-                        crate::audit::AuditEntry::new("SIGHUP", "-", "config.reload", "config")
-                            .detail(detail);
-                    if let Err(e) = crate::audit::append(&st, &entry) {
+                    let (res, audited) =
+                        crate::service::status::reload_audited(r.as_ref(), &st, "SIGHUP", "-");
+                    if let Err(e) = audited {
                         tracing::error!(error = %e, "cannot audit the reload");
                     }
                     res

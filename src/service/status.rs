@@ -181,3 +181,32 @@ pub struct ReloadReport {
     /// `camera.tower.source`, `node.api_addr`, `camera.new-cam (added)`.
     pub restart_required: Vec<String>,
 }
+
+/// Reload through `reloader` and record the attempt in the audit log as done by `actor`
+/// (`role`), whether it worked or not. The one reload path of `POST /config/reload` and SIGHUP.
+/// Returns the reload's result and the audit append's separately: the API fails the request
+/// when the audit cannot be written, SIGHUP can only log it.
+pub fn reload_audited(
+    reloader: &dyn ConfigReloader,
+    store: &crate::store::Store,
+    actor: &str,
+    role: &str,
+) -> (
+    Result<ReloadReport, ReloadError>,
+    Result<(), crate::audit::AuditError>,
+) {
+    let res = reloader.reload();
+    let detail = match &res {
+        Ok(rep) => serde_json::json!({
+            "ok": true,
+            "generation": rep.generation,
+            "applied": rep.applied,
+            "restart_required": rep.restart_required,
+        }),
+        Err(e) => serde_json::json!({ "ok": false, "error": e.to_string() }),
+    };
+    let entry =
+        crate::audit::AuditEntry::new(actor, role, "config.reload", "config").detail(detail);
+    let audited = crate::audit::append(store, &entry).map(|_| ());
+    (res, audited)
+}
