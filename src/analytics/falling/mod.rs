@@ -697,9 +697,12 @@ impl Analytic for FallingAnalytic {
             let w = self.width as usize;
             let h = self.height as usize;
             // Label down to 1 px so split parts of one object can be merged before the size cut.
+            // In rain the streaks alone can make tens of thousands of runs: expected then, a
+            // global change otherwise (as before the rain state).
+            let max_runs = if self.rain.raining { 120_000 } else { 40_000 };
             match self
                 .labeller
-                .label(&self.fg, w, h, 1, self.params.max_area, 120_000)
+                .label(&self.fg, w, h, 1, self.params.max_area, max_runs)
             {
                 Some(b) => {
                     let merged = blobs::merge_close(b, self.params.merge_gap);
@@ -725,8 +728,12 @@ impl Analytic for FallingAnalytic {
                                 camera = %self.camera, t, raining = self.rain.raining,
                                 streaks_per_mpx = self.rain.density as i64,
                                 angle_deg = self.rain.angle().to_degrees() as i64,
-                                "rain state changed: streak-shaped foreground is {} before tracking",
-                                if self.rain.raining { "set aside" } else { "tracked again" }
+                                "{}",
+                                if self.rain.raining {
+                                    "rain: streak-shaped foreground is set aside before tracking"
+                                } else {
+                                    "rain over: streak-shaped foreground is tracked again"
+                                }
                             );
                         }
                         shapes.iter().map(|s| self.rain.is_rain(s)).collect()
