@@ -243,14 +243,10 @@ impl AuditKey {
         };
         let mut key = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut key);
-        let mut opts = std::fs::OpenOptions::new();
-        opts.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(0o600);
-        }
-        let mut f = opts.open(path).map_err(|e| err(e.to_string()))?;
+        let mut f = private_options()
+            .create_new(true)
+            .open(path)
+            .map_err(|e| err(e.to_string()))?;
         f.write_all(format!("{}\n", hex::encode(key)).as_bytes())
             .and_then(|()| f.sync_all())
             .map_err(|e| err(e.to_string()))?;
@@ -299,16 +295,21 @@ fn write_head_file(store: &Store, seq: i64, hash: &str) {
 /// Write a new file readable by its owner only (0600 from creation, not chmod-ed after).
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
+    let mut f = private_options().truncate(true).create(true).open(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
+}
+
+/// Options for a file only its owner may read: mode 0600 from creation on Unix.
+fn private_options() -> std::fs::OpenOptions {
     let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
+    opts.write(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
-    let mut f = opts.open(path)?;
-    f.write_all(bytes)?;
-    f.sync_all()
+    opts
 }
 
 /// Append a record. The chain link and the head are written in one transaction. Signed with
@@ -407,6 +408,18 @@ fn brk(seq: i64, reason: impl Into<String>) -> AuditError {
     AuditError::Break(AuditBreak {
         seq,
         reason: reason.into(),
+    })
+}
+
+/// The head the `audit_head` table holds: (last seq, its hash).
+fn stored_head(store: &Store) -> Result<Option<(i64, String)>, StoreError> {
+    store.read(|c| {
+        Ok(
+            c.query_row("SELECT seq, hash FROM audit_head WHERE id = 1", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?,
+        )
     })
 }
 
@@ -579,15 +592,7 @@ pub fn verify_with(store: &Store, opts: &VerifyOptions) -> Result<VerifyReport, 
             ));
         }
     }
-    let head: Option<(i64, String)> = store.read(|c| {
-        Ok(
-            c.query_row("SELECT seq, hash FROM audit_head WHERE id = 1", [], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
-            .optional()?,
-        )
-    })?;
-    match head {
+    match stored_head(store)? {
         None if last_seq > 0 => return Err(brk(last_seq, "audit head missing")),
         None => {}
         Some((hs, hh)) => {
@@ -666,14 +671,7 @@ pub struct AnchorSinks {
 /// The chain's current head as an anchor (`None` for an empty log).
 pub fn current_anchor(store: &Store) -> Result<Option<Anchor>, AuditError> {
     let node = store.audit_signing().map(|s| s.node).unwrap_or_default();
-    let head: Option<(i64, String)> = store.read(|c| {
-        Ok(
-            c.query_row("SELECT seq, hash FROM audit_head WHERE id = 1", [], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
-            .optional()?,
-        )
-    })?;
+    let head = stored_head(store)?;
     Ok(head.map(|(seq, hash)| Anchor {
         seq,
         hash,
@@ -689,17 +687,14 @@ pub fn publish_anchor(a: &Anchor, sinks: &AnchorSinks) -> Result<(), AuditError>
     let mut first_err = None;
     if let Some(path) = &sinks.file {
         use std::io::Write;
-        let mut opts = std::fs::OpenOptions::new();
-        opts.append(true).create(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(0o600);
-        }
-        let res = opts.open(path).and_then(|mut f| {
-            f.write_all(format!("{line}\n").as_bytes())?;
-            f.sync_all()
-        });
+        let res = private_options()
+            .append(true)
+            .create(true)
+            .open(path)
+            .and_then(|mut f| {
+                f.write_all(format!("{line}\n").as_bytes())?;
+                f.sync_all()
+            });
         if let Err(e) = res {
             first_err.get_or_insert(AuditError::Anchors {
                 path: path.clone(),
