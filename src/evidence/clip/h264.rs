@@ -149,7 +149,12 @@ fn skip_scaling_list(r: &mut Reader, size: usize) -> Option<()> {
     let (mut last, mut next) = (8i32, 8i32);
     for _ in 0..size {
         if next != 0 {
-            next = (last + r.se()? + 256) % 256;
+            // delta_scale is -128..=127 (§7.4.2.1.1); anything else is not a real stream.
+            let delta = r.se()?;
+            if !(-128..=127).contains(&delta) {
+                return None;
+            }
+            next = (last + delta + 256) % 256;
         }
         last = if next == 0 { last } else { next };
     }
@@ -694,6 +699,20 @@ mod tests {
         assert!(parse_sps(&sps(12, 17)).is_none());
         assert!(parse_sps(&sps(12, 1_000_000)).is_none());
         assert!(parse_sps(&sps(12, 16)).is_some());
+    }
+
+    /// Inputs `cargo fuzz` found (fuzz/), kept as regression tests.
+    #[test]
+    fn fuzz_regressions() {
+        // A scaling-list delta far outside -128..=127 overflowed `last + delta` (found by
+        // h264_avcc_slices in its first minute).
+        let scaling_overflow = [
+        "11010129000000fa002e288a0600ff0106000100dd92ffffff0900000000ffffff00c4c4c4c4c4c4090129000001002e",
+        "28a48a063d000901290000f128a48a063d27c4c4c4c4c4c4c4c400ffff19ffffffffffc40016df2c00ffffffffffffff",
+        "ffffffff04ffff0106000100fd00ff680000000c0c0141012900ef000068007272410000ff0097",
+        ]
+        .concat();
+        fuzz_entry(&hex::decode(scaling_overflow).expect("hex"));
     }
 
     #[test]
