@@ -113,18 +113,25 @@ impl From<rusqlite::Error> for AuditError {
 
 const ZERO_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-/// SM3 link hash of a record given the previous hash (hex).
-pub fn chain_hash(prev_hash: &str, r: &AuditRecord) -> String {
-    let mut h = Sm3::new();
+/// Feed the previous hash and the length-prefixed fields into a link hash (SM3 or HMAC-SM3).
+fn feed_link(h: &mut impl sm3::digest::Update, prev_hash: &str, fields: &[&str]) {
     // A malformed stored prev_hash still hashes deterministically (as its text bytes), so
     // tampering with it is caught by the link check rather than panicking here.
     match hex::decode(prev_hash) {
         Ok(b) => h.update(&b),
         Err(_) => h.update(prev_hash.as_bytes()),
     }
-    let seq = r.seq.to_string();
-    let ts = r.ts_ms.to_string();
-    for field in [
+    for field in fields {
+        h.update(&(field.len() as u64).to_le_bytes());
+        h.update(field.as_bytes());
+    }
+}
+
+/// SM3 link hash of a record given the previous hash (hex).
+pub fn chain_hash(prev_hash: &str, r: &AuditRecord) -> String {
+    let mut h = Sm3::new();
+    let (seq, ts) = (r.seq.to_string(), r.ts_ms.to_string());
+    let fields = [
         seq.as_str(),
         ts.as_str(),
         &r.actor,
@@ -132,23 +139,16 @@ pub fn chain_hash(prev_hash: &str, r: &AuditRecord) -> String {
         &r.action,
         &r.target,
         &r.detail,
-    ] {
-        h.update((field.len() as u64).to_le_bytes());
-        h.update(field.as_bytes());
-    }
+    ];
+    feed_link(&mut h, prev_hash, &fields);
     hex::encode(h.finalize())
 }
 
 /// HMAC-SM3 link of a keyed record.
 fn keyed_hash(key: &[u8; 32], prev_hash: &str, r: &AuditRecord) -> String {
     let mut m = <HmacSm3 as Mac>::new_from_slice(key).expect("HMAC accepts any key length");
-    match hex::decode(prev_hash) {
-        Ok(b) => m.update(&b),
-        Err(_) => m.update(prev_hash.as_bytes()),
-    }
-    let seq = r.seq.to_string();
-    let ts = r.ts_ms.to_string();
-    for field in [
+    let (seq, ts) = (r.seq.to_string(), r.ts_ms.to_string());
+    let fields = [
         "vigil-audit-v2",
         seq.as_str(),
         ts.as_str(),
@@ -159,10 +159,8 @@ fn keyed_hash(key: &[u8; 32], prev_hash: &str, r: &AuditRecord) -> String {
         &r.detail,
         &r.node,
         &r.key_id,
-    ] {
-        m.update(&(field.len() as u64).to_le_bytes());
-        m.update(field.as_bytes());
-    }
+    ];
+    feed_link(&mut m, prev_hash, &fields);
     hex::encode(m.finalize().into_bytes())
 }
 
