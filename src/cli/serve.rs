@@ -30,6 +30,9 @@ pub struct ServeArgs {
 /// database, so a fresh node is never open and never has a known default password.
 fn bootstrap_admin(store: &Store, data_dir: &std::path::Path) -> Result<()> {
     if auth::user_count(store).context("counting users")? > 0 {
+        // A password changed while the node was down (CLI) retires the file here.
+        auth::retire_bootstrap_password(store, data_dir)
+            .context("checking the bootstrap password")?;
         return Ok(());
     }
     let password: String = {
@@ -41,7 +44,7 @@ fn bootstrap_admin(store: &Store, data_dir: &std::path::Path) -> Result<()> {
             .collect()
     };
     auth::add_user(store, "admin", Role::Admin, &password).context("creating the admin user")?;
-    let path = data_dir.join("initial-admin-password");
+    let path = data_dir.join(auth::BOOTSTRAP_PASSWORD_FILE);
     // 0600 from creation: there is no moment in which others could read it. A file left from
     // a database that no longer exists is stale.
     let _ = std::fs::remove_file(&path);
