@@ -125,6 +125,30 @@ fn evidence_survives_kill_9_and_restart() {
         if kind == "clip" {
             assert!(decoded_frames(&file) > 0, "{path} does not play");
         }
+        // Evidence is personal data: owner-only files in owner-only folders (issue 12, 10).
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &Path| std::fs::metadata(p).expect("stat").permissions().mode() & 0o777;
+            assert_eq!(mode(&file), 0o600, "{path} is readable by others");
+            let folder = file.parent().expect("event folder");
+            assert_eq!(
+                mode(folder),
+                0o700,
+                "{} is listable by others",
+                folder.display()
+            );
+        }
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let m = std::fs::metadata(&db)
+            .expect("stat db")
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(m, 0o600, "the database is readable by others");
     }
     for (path, sha) in &before {
         assert!(

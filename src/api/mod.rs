@@ -50,6 +50,8 @@ pub struct AppState {
     pub guards: Arc<limits::Guards>,
     /// Key that opens sealed evidence for download; `None`: sealed files cannot be served.
     pub evidence_key: Option<Arc<crate::evidence::crypt::EvidenceKey>>,
+    /// Encryption is on: an unsealed evidence file is refused as tampered.
+    pub require_sealed: bool,
 }
 
 impl AppState {
@@ -71,6 +73,7 @@ impl AppState {
             reloader: None,
             guards: Arc::default(),
             evidence_key: None,
+            require_sealed: false,
         }
     }
 
@@ -80,6 +83,12 @@ impl AppState {
         key: Option<Arc<crate::evidence::crypt::EvidenceKey>>,
     ) -> Self {
         self.evidence_key = key;
+        self
+    }
+
+    /// Refuse evidence files that are not sealed (evidence encryption on).
+    pub fn with_require_sealed(mut self, on: bool) -> Self {
+        self.require_sealed = on;
         self
     }
 

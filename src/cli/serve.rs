@@ -139,8 +139,19 @@ fn bound_allocator() {
     }
 }
 
+/// Everything the node creates (database, evidence, clips written by ffmpeg, logs of its own)
+/// is its owner's alone: people's faces and the audit trail are personal data.
+fn private_files() {
+    #[cfg(unix)]
+    // SAFETY: umask only sets the process's file-creation mask; it cannot fail.
+    unsafe {
+        libc::umask(0o077);
+    }
+}
+
 pub fn run(args: ServeArgs) -> Result<()> {
     bound_allocator();
+    private_files();
     let cfg = Config::load(&args.config)?;
     // Evidence encryption: a configured key that is missing or malformed stops start-up here.
     let evidence_key = crate::evidence::crypt::load_key(
@@ -191,7 +202,8 @@ pub fn run(args: ServeArgs) -> Result<()> {
             registry.clone(),
             cfg.api.clone(),
         )
-        .with_evidence_key(evidence_key);
+        .with_evidence_key(evidence_key)
+        .with_require_sealed(cfg.evidence.require_sealed());
         let listener = tokio::net::TcpListener::bind(&addr)
             .await
             .with_context(|| format!("binding the API to {addr}"))?;
