@@ -58,7 +58,7 @@ impl AuditEntry {
     }
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AuditRecord {
     pub seq: i64,
     pub ts_ms: i64,
@@ -79,7 +79,7 @@ pub struct AuditRecord {
 }
 
 /// The first record where verification failed.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct AuditBreak {
     pub seq: i64,
     pub reason: String,

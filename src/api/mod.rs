@@ -1,4 +1,6 @@
-//! HTTP API (axum) under `/api/v1` and live events (SSE).
+//! HTTP API (axum) under `/api/v1` and live events (SSE), one file per resource: `auth`,
+//! `cameras`, `events`, `evidence`, `live` (SSE), `audit`, `config`, `metrics` (+ `/healthz`);
+//! `router` holds the route table, `openapi` the generated document (`/api/v1/openapi.json`).
 //!
 //! The API reads what the service layer fills (`crate::service`: the event bus, camera status,
 //! configuration reload) and the store; it never feeds the cameras. Wiring it up:
@@ -11,22 +13,31 @@
 //! axum::serve(listener, router(state)).await?;
 //! ```
 
+// One file per resource; `router.rs` lists the routes, `openapi.rs` the document's frame.
+mod audit;
+mod auth;
+mod cameras;
+mod config;
 mod error;
-mod handlers;
+mod events;
+mod evidence;
+mod extract;
 pub mod limits;
+mod live;
+mod metrics;
 mod openapi;
+mod router;
 pub mod server;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-/// The `[api]`, `[[webhook]]` and `[retention]` settings (`crate::config::service`).
-pub use crate::config::service as config;
 pub use crate::config::service::{ApiConfig, RetentionConfig, ServiceConfig, WebhookConfig};
-pub use error::ApiError;
-pub use handlers::{parse_range, router, ByteRange};
+pub use error::{ApiError, ErrorBody};
+pub use evidence::{parse_range, ByteRange};
 pub use openapi::openapi_document;
+pub use router::router;
 
 // The service's types the API serves, under their old paths too.
 pub use crate::service::{

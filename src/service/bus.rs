@@ -14,14 +14,14 @@ use crate::events::{EventUpdate, Phase};
 use crate::store::{EventRecord, Store, StoreError};
 
 /// A change to an event, as broadcast to SSE clients.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EventNotice {
     pub phase: NoticePhase,
     pub event: EventRecord,
 }
 
 /// What changed: `new` (the alarm), `update`, `end`, `state` (acknowledged, false alarm, note).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum NoticePhase {
     New,

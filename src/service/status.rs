@@ -11,7 +11,7 @@ use crate::config::ConfigError;
 use crate::pipeline::PipelineError;
 
 /// Live state of one camera, as shown by `/cameras` and `/metrics`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CameraStatus {
     pub name: String,
     /// `facade` or `elevator`.
@@ -46,7 +46,7 @@ pub struct CameraStatus {
 }
 
 /// A camera's state as the API and the health board show it.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum CameraState {
     /// Frames are arriving.
@@ -171,7 +171,9 @@ pub enum ReloadError {
 }
 
 /// What a reload did.
-#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 pub struct ReloadReport {
     /// Generation now in effect (unchanged when nothing was applied).
     pub generation: u64,

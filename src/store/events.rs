@@ -11,7 +11,7 @@ use super::{now_ms, Store, StoreError};
 use crate::events::{Event, EventKind, Origin, Phase};
 
 /// Handling state of an alarm.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EventState {
     New,
@@ -37,7 +37,7 @@ impl EventState {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EvidenceKind {
     Clip,
@@ -83,14 +83,14 @@ pub(crate) fn parse_kind(s: &str) -> Option<EventKind> {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Note {
     pub ts_ms: i64,
     pub user: String,
     pub text: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EvidenceInfo {
     pub kind: EvidenceKind,
     #[serde(skip)]
@@ -101,7 +101,8 @@ pub struct EvidenceInfo {
 }
 
 /// An event as stored (the analytic's event plus node-side id, times and handling state).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = Event)]
 pub struct EventRecord {
     /// Store id, unique for the node's lifetime.
     pub id: i64,
@@ -143,7 +144,7 @@ pub struct EventFilter {
     pub until_ms: Option<i64>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct EventPage {
     pub events: Vec<EventRecord>,
     /// Pass back as `cursor` for the next (older) page; `None` at the end.

@@ -22,7 +22,7 @@ pub struct HealthSample {
 }
 
 /// Rates over a window of samples (each sample weighs the same).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct HealthWindow {
     pub camera: String,
     pub since_ms: i64,
