@@ -379,7 +379,7 @@ pub fn revoke(store: &Store, token: &str) -> Result<bool, AuthError> {
 // the user's tokens in the same transaction, so no session outlives it. The caller audits.
 
 /// A user as an administrator sees it (never the password hash).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct UserInfo {
     pub id: i64,
     pub name: String,
@@ -391,7 +391,7 @@ pub struct UserInfo {
 }
 
 /// A token as an administrator sees it (never the secret or its hash).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct TokenInfo {
     pub id: i64,
     pub user: String,

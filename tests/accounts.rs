@@ -252,3 +252,181 @@ fn the_bootstrap_password_file_goes_once_the_password_changes() {
         "the bootstrap password file outlived its password"
     );
 }
+
+/// The admin API and the self-service password change, against a real `vigil serve`.
+#[test]
+fn api_manages_accounts_and_revokes_at_once() {
+    use serde_json::json;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let srv = common::Server::start(dir.path(), "[node]\ndata_dir = \"data\"\n");
+    let boot = dir.path().join("data/initial-admin-password");
+    assert!(boot.exists());
+    let admin = srv.admin_token.clone();
+    srv.add_user("guard", "operator", "guard-pw-1");
+    srv.add_user("watch", "viewer", "watch-pw-1");
+    let g1 = srv.login("guard", "guard-pw-1");
+    let g2 = srv.login("guard", "guard-pw-1");
+    let w = srv.login("watch", "watch-pw-1");
+    let ok = |t: &str| srv.json("GET", "/api/v1/events", Some(t)).0;
+    assert_eq!((ok(&g1), ok(&g2), ok(&w)), (200, 200, 200));
+
+    // Only an admin manages accounts; the refusal is audited.
+    let (s, _) = srv.json("GET", "/api/v1/users", Some(&g1));
+    assert_eq!(s, 403);
+    let (s, b) = srv.req(
+        "PATCH",
+        "/api/v1/users/watch",
+        Some(&w),
+        Some(json!({"disabled": true})),
+    );
+    assert_eq!(s, 403, "{}", String::from_utf8_lossy(&b));
+
+    let (s, v) = srv.json("GET", "/api/v1/users", Some(&admin));
+    assert_eq!(s, 200);
+    let guard = v["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["name"] == "guard")
+        .unwrap();
+    assert_eq!(
+        (guard["role"].as_str(), guard["active_tokens"].as_i64()),
+        (Some("operator"), Some(2))
+    );
+    assert!(v.to_string().find("pw_hash").is_none() && v.to_string().find("argon2").is_none());
+
+    // Disable: both sessions die on their next request, not after a cache expiry.
+    let (s, b) = srv.req(
+        "PATCH",
+        "/api/v1/users/guard",
+        Some(&admin),
+        Some(json!({"disabled": true})),
+    );
+    assert_eq!(s, 200, "{}", String::from_utf8_lossy(&b));
+    let r: serde_json::Value = serde_json::from_slice(&b).unwrap();
+    assert_eq!(r["tokens_revoked"], 2);
+    assert_eq!((ok(&g1), ok(&g2)), (401, 401));
+    let (s, _) = srv.req(
+        "POST",
+        "/api/v1/auth/login",
+        None,
+        Some(json!({"name":"guard","password":"guard-pw-1"})),
+    );
+    assert_eq!(s, 401, "a disabled user logged in");
+    srv.req(
+        "PATCH",
+        "/api/v1/users/guard",
+        Some(&admin),
+        Some(json!({"disabled": false})),
+    );
+
+    // Admin password reset revokes; the old password stops working.
+    let g3 = srv.login("guard", "guard-pw-1");
+    let (s, _) = srv.req(
+        "PUT",
+        "/api/v1/users/guard/password",
+        Some(&admin),
+        Some(json!({"password": "guard-pw-2"})),
+    );
+    assert_eq!(s, 200);
+    assert_eq!(ok(&g3), 401);
+    let (s, _) = srv.req(
+        "PUT",
+        "/api/v1/users/guard/password",
+        Some(&admin),
+        Some(json!({"password": "short"})),
+    );
+    assert_eq!(s, 400);
+
+    // Token list and revocation by id and for all of a user.
+    let g4 = srv.login("guard", "guard-pw-2");
+    let g5 = srv.login("guard", "guard-pw-2");
+    let (_, v) = srv.json("GET", "/api/v1/tokens?user=guard", Some(&admin));
+    let toks = v["tokens"].as_array().unwrap().clone();
+    assert_eq!(toks.len(), 2, "{v}");
+    assert!(!v.to_string().contains("vgl_"), "a token secret was listed");
+    let newest = toks[0]["id"].as_i64().unwrap();
+    let (s, _) = srv.json("DELETE", &format!("/api/v1/tokens/{newest}"), Some(&admin));
+    assert_eq!(s, 200);
+    assert_eq!((ok(&g4), ok(&g5)), (200, 401));
+    let (s, _) = srv.json("DELETE", &format!("/api/v1/tokens/{newest}"), Some(&admin));
+    assert_eq!(s, 404);
+    let (s, _) = srv.json("POST", "/api/v1/users/guard/revoke_tokens", Some(&admin));
+    assert_eq!(s, 200);
+    assert_eq!(ok(&g4), 401);
+
+    // Demotion revokes; role change shows.
+    let g6 = srv.login("guard", "guard-pw-2");
+    let (s, _) = srv.req(
+        "PATCH",
+        "/api/v1/users/guard",
+        Some(&admin),
+        Some(json!({"role": "viewer"})),
+    );
+    assert_eq!(s, 200);
+    assert_eq!(ok(&g6), 401);
+
+    // Self-service: wrong current password refused; right one revokes and hands a new session.
+    let wa = srv.login("watch", "watch-pw-1");
+    let (s, _) = srv.req(
+        "POST",
+        "/api/v1/auth/password",
+        Some(&w),
+        Some(json!({"current_password": "nope-nope", "new_password": "watch-pw-2"})),
+    );
+    assert_eq!(s, 401);
+    let (s, b) = srv.req(
+        "POST",
+        "/api/v1/auth/password",
+        Some(&w),
+        Some(json!({"current_password": "watch-pw-1", "new_password": "watch-pw-2"})),
+    );
+    assert_eq!(s, 200, "{}", String::from_utf8_lossy(&b));
+    let v: serde_json::Value = serde_json::from_slice(&b).unwrap();
+    let fresh = v["token"].as_str().unwrap().to_string();
+    assert_eq!((ok(&w), ok(&wa), ok(&fresh)), (401, 401, 200));
+
+    // The last admin is protected; deleting a user removes them.
+    let (s, b) = srv.req(
+        "PATCH",
+        "/api/v1/users/admin",
+        Some(&admin),
+        Some(json!({"disabled": true})),
+    );
+    assert_eq!(s, 409, "{}", String::from_utf8_lossy(&b));
+    assert!(String::from_utf8_lossy(&b).contains("last_admin"));
+    let (s, _) = srv.json("DELETE", "/api/v1/users/guard", Some(&admin));
+    assert_eq!(s, 200);
+    let (s, _) = srv.json("DELETE", "/api/v1/users/guard", Some(&admin));
+    assert_eq!(s, 404);
+
+    // The admin changes the bootstrap password: its file goes at once.
+    let (s, b) = srv.req(
+        "POST",
+        "/api/v1/auth/password",
+        Some(&admin),
+        Some(json!({"current_password": srv.admin_password, "new_password": "a-real-admin-pw"})),
+    );
+    assert_eq!(s, 200, "{}", String::from_utf8_lossy(&b));
+    assert!(
+        !boot.exists(),
+        "the bootstrap password file outlived its password"
+    );
+
+    // Every change is in the audit log, under the acting user.
+    let admin2 = srv.login("admin", "a-real-admin-pw");
+    let (_, v) = srv.json("GET", "/api/v1/audit?limit=500", Some(&admin2));
+    let text = v.to_string();
+    for want in [
+        "user.disable",
+        "user.enable",
+        "user.password",
+        "token.revoke",
+        "user.role",
+        "user.delete",
+        "user.password.failed",
+        "denied",
+    ] {
+        assert!(text.contains(want), "{want} not audited");
+    }
+}

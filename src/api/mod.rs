@@ -28,6 +28,7 @@ mod metrics;
 mod openapi;
 mod router;
 pub mod server;
+mod users;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -63,6 +64,9 @@ pub struct AppState {
     pub evidence_key: Option<Arc<crate::evidence::crypt::EvidenceKey>>,
     /// Encryption is on: an unsealed evidence file is refused as tampered.
     pub require_sealed: bool,
+    /// Data directory holding the bootstrap admin password file, retired once the password
+    /// no longer opens the account; `None`: not managed here.
+    pub bootstrap_dir: Option<std::path::PathBuf>,
 }
 
 impl AppState {
@@ -85,6 +89,7 @@ impl AppState {
             guards: Arc::default(),
             evidence_key: None,
             require_sealed: false,
+            bootstrap_dir: None,
         }
     }
 
@@ -100,6 +105,12 @@ impl AppState {
     /// Refuse evidence files that are not sealed (evidence encryption on).
     pub fn with_require_sealed(mut self, on: bool) -> Self {
         self.require_sealed = on;
+        self
+    }
+
+    /// Remove `dir`'s bootstrap admin password file once a change makes it stale.
+    pub fn with_bootstrap_dir(mut self, dir: std::path::PathBuf) -> Self {
+        self.bootstrap_dir = Some(dir);
         self
     }
 

@@ -203,7 +203,8 @@ pub fn run(args: ServeArgs) -> Result<()> {
             cfg.api.clone(),
         )
         .with_evidence_key(evidence_key)
-        .with_require_sealed(cfg.evidence.require_sealed());
+        .with_require_sealed(cfg.evidence.require_sealed())
+        .with_bootstrap_dir(data_dir.clone());
         let listener = tokio::net::TcpListener::bind(&addr)
             .await
             .with_context(|| format!("binding the API to {addr}"))?;
