@@ -1331,3 +1331,67 @@ fn openapi_reference_is_current() {
         "docs/openapi.json is stale: re-write it with VIGIL_BLESS=1 cargo test --test api openapi_reference_is_current"
     );
 }
+
+/// A camera whose analysis cannot keep up with its live source (a file paced in real time at
+/// 25 fps, each frame's analysis slowed to 100 ms with the test-only `VIGIL_TEST_ANALYSIS_DELAY_MS`)
+/// drops frames at its bounded queue, and `/metrics` and the camera status say so.
+#[test]
+fn a_camera_that_falls_behind_drops_frames() {
+    use common::{synth_facade, Server};
+    let dir = tempfile::tempdir().unwrap();
+    let clip = synth_facade(
+        dir.path(),
+        "tower",
+        3,
+        &["--duration", "4", "--width", "320", "--height", "180"],
+    );
+    let config = format!(
+        "[node]\ndata_dir = \"data\"\n\n\
+         [[camera]]\nname = \"tower\"\nkind = \"facade\"\nsource = \"{}\"\nrealtime = true\nloop = true\n",
+        clip.display()
+    );
+    let srv = Server::start_with_env(
+        dir.path(),
+        &config,
+        &[("VIGIL_TEST_ANALYSIS_DELAY_MS", "100")],
+    );
+    let tok = srv.admin_token.clone();
+    let metric = |text: &str, name: &str| -> f64 {
+        let prefix = format!("{name}{{camera=\"tower\"}} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0.0)
+    };
+    let mut text = String::new();
+    srv.wait_for(
+        "dropped frames on /metrics",
+        Duration::from_secs(60),
+        || {
+            let (s, b) = srv.req("GET", "/metrics", Some(&tok), None);
+            text = String::from_utf8_lossy(&b).into_owned();
+            s == 200 && metric(&text, "vigil_camera_frames_dropped_total") >= 10.0
+        },
+    );
+    let received = metric(&text, "vigil_camera_frames_received_total");
+    let analysed = metric(&text, "vigil_camera_frames_analysed_total");
+    let dropped = metric(&text, "vigil_camera_frames_dropped_total");
+    assert!(received > analysed, "{text}");
+    // Every received frame is analysed, dropped or still queued (at most the queue's 8 + the
+    // one being analysed).
+    assert!(received - analysed - dropped <= 9.0, "{text}");
+    assert!(metric(&text, "vigil_camera_queue_depth") <= 8.0, "{text}");
+    assert!(
+        text.contains("# TYPE vigil_camera_frames_dropped_total counter"),
+        "{text}"
+    );
+    // The camera status says the same, and its rates differ.
+    srv.wait_for("rates measured", Duration::from_secs(30), || {
+        let v = srv
+            .json("GET", "/api/v1/cameras/tower/status", Some(&tok))
+            .1;
+        v["frames_dropped"].as_u64().unwrap_or(0) > 0
+            && v["input_fps"].as_f64().unwrap_or(0.0)
+                > v["analysed_fps"].as_f64().unwrap_or(0.0) + 5.0
+    });
+}

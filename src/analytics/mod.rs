@@ -18,4 +18,9 @@ pub trait Analytic: Send {
     fn finish(&mut self) -> Vec<EventUpdate> {
         Vec::new()
     }
+    /// Model inference since this analytic was built: runs and time spent in the model
+    /// (`None`: it runs no model). The service turns it into the camera's inference metrics.
+    fn inference(&self) -> Option<(u64, std::time::Duration)> {
+        None
+    }
 }

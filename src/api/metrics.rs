@@ -47,7 +47,8 @@ fn esc(s: &str) -> String {
         .replace('\n', "\\n")
 }
 
-/// Prometheus text metrics (format 0.0.4): per camera and node-wide.
+/// Prometheus text metrics (format 0.0.4): per camera (frames received, analysed, dropped,
+/// queue depth, analysis and inference time, decode errors, reconnects) and node-wide.
 #[utoipa::path(get, path = "/metrics", tag = "metrics",
     responses((status = 200, description = "metrics", content_type = "text/plain", body = String),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
@@ -61,54 +62,105 @@ pub(crate) async fn metrics(State(state): State<AppState>, p: Principal) -> ApiR
     let m = &state.bus.metrics;
     let mut o = String::new();
     let cams = state.cameras.cameras();
-    let mut gauge = |name: &str, help: &str, vals: &mut dyn Iterator<Item = (String, f64)>| {
-        let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} gauge");
-        for (labels, v) in vals {
-            let _ = writeln!(o, "{name}{labels} {v}");
-        }
-    };
+    // One family per metric: HELP, TYPE, then a sample per camera (Prometheus conventions:
+    // counters end in `_total`, units in the name).
+    let mut family =
+        |name: &str, kind: &str, help: &str, vals: &mut dyn Iterator<Item = (String, f64)>| {
+            let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} {kind}");
+            for (labels, v) in vals {
+                let _ = writeln!(o, "{name}{labels} {v}");
+            }
+        };
     let lab = |c: &str| format!("{{camera=\"{}\"}}", esc(c));
-    gauge(
+    let per_cam = |f: fn(&crate::service::CameraStatus) -> f64| {
+        cams.iter()
+            .map(move |c| (lab(&c.name), f(c)))
+            .collect::<Vec<_>>()
+            .into_iter()
+    };
+    family(
         "vigil_camera_online",
+        "gauge",
         "1 when the camera is connected",
-        &mut cams
-            .iter()
-            .map(|c| (lab(&c.name), f64::from(u8::from(c.online)))),
+        &mut per_cam(|c| f64::from(u8::from(c.online))),
     );
-    gauge(
-        "vigil_camera_input_fps",
-        "decoded frames per second",
-        &mut cams.iter().map(|c| (lab(&c.name), c.input_fps)),
+    family(
+        "vigil_camera_frames_received_total",
+        "counter",
+        "decoded frames handed to analysis",
+        &mut per_cam(|c| c.frames_received as f64),
     );
-    gauge(
-        "vigil_camera_analysed_fps",
-        "analysed frames per second",
-        &mut cams.iter().map(|c| (lab(&c.name), c.analysed_fps)),
+    family(
+        "vigil_camera_frames_analysed_total",
+        "counter",
+        "frames the analytics ran on",
+        &mut per_cam(|c| c.frames_analysed as f64),
     );
-    gauge(
-        "vigil_camera_decode_errors",
-        "decode errors since start",
-        &mut cams.iter().map(|c| (lab(&c.name), c.decode_errors as f64)),
+    family(
+        "vigil_camera_frames_dropped_total",
+        "counter",
+        "frames dropped at the full analysis queue (analysis behind a live source)",
+        &mut per_cam(|c| c.frames_dropped as f64),
     );
-    gauge(
-        "vigil_camera_reconnects",
-        "reconnects since start",
-        &mut cams.iter().map(|c| (lab(&c.name), c.reconnects as f64)),
-    );
-    gauge(
+    family(
         "vigil_camera_queue_depth",
+        "gauge",
         "frames waiting for analysis",
-        &mut cams.iter().map(|c| (lab(&c.name), c.queue_depth as f64)),
+        &mut per_cam(|c| c.queue_depth as f64),
     );
-    gauge(
-        "vigil_camera_infer_ms",
-        "mean detector inference time",
+    family(
+        "vigil_camera_input_fps",
+        "gauge",
+        "frames per second handed to analysis, last few seconds",
+        &mut per_cam(|c| c.input_fps),
+    );
+    family(
+        "vigil_camera_analysed_fps",
+        "gauge",
+        "frames per second analysed, last few seconds",
+        &mut per_cam(|c| c.analysed_fps),
+    );
+    family(
+        "vigil_camera_analysis_seconds_total",
+        "counter",
+        "time spent in the analytics",
+        &mut per_cam(|c| c.analysis_s),
+    );
+    family(
+        "vigil_camera_inference_runs_total",
+        "counter",
+        "model (e-bike detector) inference runs",
+        &mut per_cam(|c| c.inference_runs as f64),
+    );
+    family(
+        "vigil_camera_inference_seconds_total",
+        "counter",
+        "time spent in model inference",
+        &mut per_cam(|c| c.inference_s),
+    );
+    family(
+        "vigil_camera_inference_seconds",
+        "gauge",
+        "mean model inference time per run, last few seconds with runs",
         &mut cams
             .iter()
-            .filter_map(|c| c.infer_ms.map(|v| (lab(&c.name), v))),
+            .filter_map(|c| c.infer_ms.map(|v| (lab(&c.name), v / 1e3))),
     );
-    gauge(
+    family(
+        "vigil_camera_decode_errors_total",
+        "counter",
+        "decode errors",
+        &mut per_cam(|c| c.decode_errors as f64),
+    );
+    family(
+        "vigil_camera_reconnects_total",
+        "counter",
+        "source reconnects",
+        &mut per_cam(|c| c.reconnects as f64),
+    );
+    family(
         "vigil_camera_last_frame_age_seconds",
+        "gauge",
         "seconds since the last frame",
         &mut cams
             .iter()

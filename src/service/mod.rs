@@ -1,7 +1,9 @@
 //! The service layer of `vigil serve`: what runs between the camera pipelines and the API.
 //!
 //! - [`bus`]: commit an event change to the store, then publish it (SSE, push workers);
-//! - [`node`]: the camera supervisor, one thread per camera running the pipeline;
+//! - [`node`]: the camera supervisor, one thread per camera running the pipeline (a decode
+//!   stage and an analysis stage joined by [`queue`], bounded: a live camera that analysis cannot
+//!   keep up with drops frames there, counted);
 //! - [`events`]: the event writer, the one path from a camera's event to the store, the live
 //!   notices and the actions;
 //! - [`status`]: camera status, thumbnails and configuration reload, as the API shows them
@@ -16,6 +18,7 @@ pub mod bus;
 pub mod events;
 pub mod health;
 pub mod node;
+pub mod queue;
 pub mod status;
 
 pub use bus::{commit_update, EventBus, EventIds, EventNotice, Metrics, NoticePhase};

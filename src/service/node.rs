@@ -15,10 +15,11 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::actions::CameraActions;
+use super::queue::{frame_queue, FrameReceiver, Pushed, StageCounters, ANALYSIS_QUEUE_FRAMES};
 use super::status::{CameraState, CameraStatus, ReloadError, ReloadReport, Thumbnail};
 use crate::analytics::Analytic;
 use crate::config::{CameraConfig, Config};
-use crate::events::{Event, EventUpdate};
+use crate::events::{Event, EventUpdate, Phase};
 use crate::evidence::crypt::EvidenceKey;
 use crate::frame::Frame;
 use crate::ingest::{CounterSnapshot, Counters, LiveOptions, LiveSource};
@@ -30,6 +31,11 @@ pub const THUMBNAIL_EVERY: Duration = Duration::from_secs(3);
 pub const THUMBNAIL_MAX_SIDE: u32 = 320;
 /// A camera whose last frame is older than this does not count as online.
 const FRESH_S: f64 = 5.0;
+/// How often a camera's rates (fps, inference time) are recomputed.
+const RATE_WINDOW: Duration = Duration::from_secs(2);
+/// Test-only: milliseconds of sleep added to every frame's analysis, to make a camera fall
+/// behind its source on purpose (`tests/api.rs::a_camera_that_falls_behind_drops_frames`).
+pub const ANALYSIS_DELAY_ENV: &str = "VIGIL_TEST_ANALYSIS_DELAY_MS";
 
 /// What a camera thread reports upward.
 #[derive(Clone, Debug)]
@@ -51,6 +57,8 @@ pub struct CameraLive {
     pub state: ThreadState,
     pub input_fps: f64,
     pub analysed_fps: f64,
+    /// Mean model inference time per run over the last window with runs.
+    pub infer_ms: Option<f64>,
     pub last_error: Option<String>,
     /// Configuration generation whose analytic settings this camera runs.
     pub generation: u64,
@@ -106,6 +114,7 @@ struct CameraUpdate {
 pub struct CameraProbe {
     pub name: String,
     pub counters: Arc<Counters>,
+    pub stages: Arc<StageCounters>,
     pub live: Arc<Mutex<CameraLive>>,
     pub thumbnail: Arc<Mutex<Option<Thumbnail>>>,
 }
@@ -114,6 +123,7 @@ impl CameraProbe {
     /// The camera's status as `/api/v1/cameras` shows it.
     pub fn status(&self) -> CameraStatus {
         let snap = self.counters.snapshot();
+        let st = self.stages.snapshot();
         let l = self.live.lock().map(|l| l.clone()).unwrap_or_default();
         let state = camera_state(&l, &snap);
         let online = state == CameraState::Online;
@@ -126,8 +136,14 @@ impl CameraProbe {
             decode_errors: snap.decode_errors,
             reconnects: snap.reconnects,
             last_frame_age_s: snap.last_frame_age_s,
-            queue_depth: 0,
-            infer_ms: None,
+            queue_depth: st.queue_depth,
+            infer_ms: l.infer_ms,
+            frames_received: st.received,
+            frames_analysed: st.analysed,
+            frames_dropped: st.dropped,
+            analysis_s: st.analysis_s,
+            inference_runs: st.inference_runs,
+            inference_s: st.inference_s,
             state,
             last_error: l.last_error.clone(),
             thumbnail_url: None,
@@ -145,6 +161,7 @@ impl CameraProbe {
 pub struct CameraHandle {
     pub name: String,
     pub counters: Arc<Counters>,
+    pub stages: Arc<StageCounters>,
     pub live: Arc<Mutex<CameraLive>>,
     pub thumbnail: Arc<Mutex<Option<Thumbnail>>>,
     thread: Option<JoinHandle<()>>,
@@ -155,6 +172,7 @@ impl CameraHandle {
         CameraProbe {
             name: self.name.clone(),
             counters: self.counters.clone(),
+            stages: self.stages.clone(),
             live: self.live.clone(),
             thumbnail: self.thumbnail.clone(),
         }
@@ -167,24 +185,23 @@ pub struct Node {
     control: Arc<NodeControl>,
 }
 
-/// Sends a camera's events upward and remembers which alarms are still open, so that the
-/// supervisor can close them if the camera thread dies.
+/// The decode stage's sink: sends ends and complete events upward and forgets completed
+/// alarms. Alarms themselves are sent by the analysis stage the moment they are raised (the
+/// decode stage may be waiting on the camera).
 struct ChannelSink<'a> {
     tx: Sender<NodeEvent>,
-    open: &'a mut HashMap<u64, Event>,
-    last_pts: &'a mut f64,
+    shared: &'a Mutex<OpenAlarms>,
 }
 
 impl EventSink for ChannelSink<'_> {
-    fn on_alarm(&mut self, event: &Event) {
-        self.open.insert(event.id, event.clone());
-        let _ = self.tx.send(NodeEvent::Alarm(event.clone()));
-    }
+    fn on_alarm(&mut self, _event: &Event) {}
     fn on_end(&mut self, event: &Event) {
         let _ = self.tx.send(NodeEvent::Ended(event.clone()));
     }
     fn on_complete(&mut self, event: &Event) {
-        self.open.remove(&event.id);
+        if let Ok(mut s) = self.shared.lock() {
+            s.open.remove(&event.id);
+        }
         let _ = self.tx.send(NodeEvent::Complete(event.clone()));
     }
 }
@@ -201,8 +218,17 @@ impl Node {
         let stop = Arc::new(AtomicBool::new(false));
         let mut cameras = Vec::new();
         let mut senders = HashMap::new();
+        let analysis_delay = std::env::var(ANALYSIS_DELAY_ENV)
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            .map(Duration::from_millis)
+            .unwrap_or_default();
+        if !analysis_delay.is_zero() {
+            tracing::warn!(delay = ?analysis_delay, "{ANALYSIS_DELAY_ENV} is set: every frame's analysis is slowed down (a test setting)");
+        }
         for cam in &cfg.cameras {
             let counters = Arc::new(Counters::default());
+            let stages = Arc::new(StageCounters::default());
             let live = Arc::new(Mutex::new(CameraLive {
                 name: cam.name.clone(),
                 kind: cam.kind.as_str().into(),
@@ -216,13 +242,15 @@ impl Node {
                 cfg: cfg.clone(),
                 cam: cam.clone(),
                 counters: counters.clone(),
+                stages: stages.clone(),
                 live: live.clone(),
                 thumbnail: thumbnail.clone(),
                 stop: stop.clone(),
                 tx: tx.clone(),
                 evidence_dir: evidence_dir.clone(),
                 seal: seal.clone(),
-                updates: urx,
+                updates: Mutex::new(urx),
+                analysis_delay,
             };
             let thread = std::thread::Builder::new()
                 .name(format!("cam-{}", cam.name))
@@ -234,6 +262,7 @@ impl Node {
             cameras.push(CameraHandle {
                 name: cam.name.clone(),
                 counters,
+                stages,
                 live,
                 thumbnail,
                 thread,
@@ -550,6 +579,7 @@ struct CameraContext {
     cfg: Config,
     cam: CameraConfig,
     counters: Arc<Counters>,
+    stages: Arc<StageCounters>,
     live: Arc<Mutex<CameraLive>>,
     thumbnail: Arc<Mutex<Option<Thumbnail>>>,
     stop: Arc<AtomicBool>,
@@ -557,7 +587,10 @@ struct CameraContext {
     evidence_dir: PathBuf,
     /// Evidence encryption key, when encryption is on.
     seal: Option<Arc<EvidenceKey>>,
-    updates: Receiver<CameraUpdate>,
+    /// Reloaded analytic settings; read by the analysis stage (a thread of its own).
+    updates: Mutex<Receiver<CameraUpdate>>,
+    /// Test-only slowdown of every frame's analysis ([`ANALYSIS_DELAY_ENV`]).
+    analysis_delay: Duration,
 }
 
 /// Event numbers stay unique across analytic rebuilds: a rebuilt analytic counts from 1
@@ -582,6 +615,13 @@ impl IdShift {
 #[derive(Default)]
 struct Supervision {
     ids: IdShift,
+    /// Shared by the decode and analysis stages.
+    shared: Mutex<OpenAlarms>,
+}
+
+/// Alarms raised and not complete yet, and the media time of the last analysed frame.
+#[derive(Default)]
+struct OpenAlarms {
     open: HashMap<u64, Event>,
     last_pts: f64,
 }
@@ -626,10 +666,13 @@ fn supervise(
             n
         };
         tracing::error!(camera = %name, panic = %msg, restarts, "camera thread panicked; restarting it");
-        let mut open: Vec<Event> = sup.open.drain().map(|(_, e)| e).collect();
+        // A panic while the lock was held leaves the map as it was; it is still the best record.
+        let shared = sup.shared.get_mut().unwrap_or_else(|p| p.into_inner());
+        let last_pts = shared.last_pts;
+        let mut open: Vec<Event> = shared.open.drain().map(|(_, e)| e).collect();
         open.sort_by_key(|e| e.id);
         for mut ev in open {
-            ev.end_s = ev.end_s.max(sup.last_pts);
+            ev.end_s = ev.end_s.max(last_pts);
             ev.evidence = None;
             tracing::warn!(camera = %name, event = ev.id, "closing an alarm the crashed camera left open");
             let _ = tx.send(NodeEvent::Complete(ev));
@@ -662,20 +705,15 @@ fn run_camera(ctx: &CameraContext, sup: &mut Supervision) {
         cfg,
         cam,
         counters,
+        stages,
         live,
-        thumbnail,
         stop,
         tx,
         evidence_dir,
         seal,
-        updates,
+        ..
     } = ctx;
-    let Supervision {
-        ids,
-        open,
-        last_pts,
-    } = sup;
-    let mut analytics = match build_analytics(cfg, cam) {
+    let analytics = match build_analytics(cfg, cam) {
         Ok(a) => a,
         Err(e) => {
             tracing::error!(camera = %cam.name, error = %e, "camera disabled");
@@ -705,93 +743,203 @@ fn run_camera(ctx: &CameraContext, sup: &mut Supervision) {
     );
     let mut asm =
         EventAssembler::new(cfg, &cam.name, Some(evidence_dir.clone())).with_seal_key(seal.clone());
-    let mut sink = ChannelSink {
-        tx: tx.clone(),
-        open,
-        last_pts,
-    };
-    let mut times = vec![Duration::ZERO; analytics.len()];
-    let mut window = (Instant::now(), 0u64);
-    let mut last_thumb: Option<Instant> = None;
-    loop {
-        // New analytic settings from a reload: close the old analytics' open events (their
-        // clips are still cut with the full post-roll), then continue with the new ones.
-        let mut update = None;
-        while let Ok(u) = updates.try_recv() {
-            update = Some(u);
-        }
-        if let Some(u) = update {
-            for a in analytics.iter_mut() {
-                let mut ups = a.finish();
-                ids.apply(&mut ups);
+    // A camera does not wait for us (nor does a file paced in real time): frames that find the
+    // queue full are dropped. A file read as fast as it decodes waits instead.
+    let drop_when_full = cam.is_network() || cam.realtime;
+    let (frames, frames_rx) = frame_queue(ANALYSIS_QUEUE_FRAMES, drop_when_full, stages.clone());
+    let (results_tx, results) = std::sync::mpsc::channel::<Vec<EventUpdate>>();
+    let Supervision { ids, shared } = sup;
+    let shared: &Mutex<OpenAlarms> = shared;
+    let last_pts = || shared.lock().map(|s| s.last_pts).unwrap_or(0.0);
+    std::thread::scope(|scope| {
+        let stage = AnalysisStage {
+            ctx,
+            shared,
+            ids,
+            results: results_tx,
+        };
+        let analysis = std::thread::Builder::new()
+            .name(format!("ana-{}", cam.name))
+            .spawn_scoped(scope, move || stage.run(frames_rx, analytics));
+        let analysis = match analysis {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::error!(camera = %cam.name, error = %e, "cannot start the analysis thread");
+                set_state(live, |l| {
+                    l.state = ThreadState::Error;
+                    l.last_error = Some(format!("cannot start the analysis thread: {e}"));
+                });
+                return;
+            }
+        };
+        let mut sink = ChannelSink {
+            tx: tx.clone(),
+            shared,
+        };
+        let mut window = (Instant::now(), stages.snapshot());
+        loop {
+            // What the analysis stage produced meanwhile: pictures now, clips after the post-roll.
+            for ups in results.try_iter() {
                 asm.handle(ups, &mut sink);
             }
-            analytics = u.analytics;
-            times = vec![Duration::ZERO; analytics.len()];
-            ids.offset = ids.max_seen;
-            set_state(live, |l| l.generation = u.generation);
-            tracing::info!(camera = %cam.name, generation = u.generation, "new analytic settings in effect");
-        }
-        match source.next_frame() {
-            Ok(Some(frame)) => {
-                *sink.last_pts = frame.pts_s;
-                for (i, a) in analytics.iter_mut().enumerate() {
-                    let t0 = Instant::now();
-                    let mut ups = a.on_frame(&frame);
-                    times[i] += t0.elapsed();
-                    if !ups.is_empty() {
-                        ids.apply(&mut ups);
-                        asm.handle(ups, &mut sink);
+            asm.flush(last_pts(), source.ring(), false, &mut sink);
+            match source.next_frame() {
+                Ok(Some(frame)) => {
+                    if frames.push(frame) == Pushed::Closed {
+                        break; // the analysis stage is gone (a panic, re-raised below)
                     }
+                    update_rates(live, stages, &mut window);
                 }
-                asm.flush(frame.pts_s, source.ring(), false, &mut sink);
-                if last_thumb.map_or(true, |t| t.elapsed() >= THUMBNAIL_EVERY) {
-                    last_thumb = Some(Instant::now());
-                    if let Some(t) = make_thumbnail(&frame) {
-                        if let Ok(mut slot) = thumbnail.lock() {
-                            *slot = Some(t);
-                        }
+                Ok(None) => {
+                    tracing::info!(camera = %cam.name, "source ended");
+                    set_state(live, |l| l.state = ThreadState::Ended);
+                    break;
+                }
+                Err(e) => {
+                    if !stop.load(Ordering::SeqCst) {
+                        tracing::error!(camera = %cam.name, error = %e, "camera stopped");
                     }
-                }
-                window.1 += 1;
-                let el = window.0.elapsed().as_secs_f64();
-                if el >= 2.0 {
-                    let fps = window.1 as f64 / el;
                     set_state(live, |l| {
-                        l.state = ThreadState::Online;
-                        l.input_fps = fps;
-                        l.analysed_fps = fps;
+                        l.state = ThreadState::Stopped;
+                        l.last_error = Some(e.to_string());
                     });
-                    window = (Instant::now(), 0);
+                    break;
                 }
-            }
-            Ok(None) => {
-                tracing::info!(camera = %cam.name, "source ended");
-                set_state(live, |l| l.state = ThreadState::Ended);
-                break;
-            }
-            Err(e) => {
-                if !stop.load(Ordering::SeqCst) {
-                    tracing::error!(camera = %cam.name, error = %e, "camera stopped");
-                }
-                set_state(live, |l| {
-                    l.state = ThreadState::Stopped;
-                    l.last_error = Some(e.to_string());
-                });
-                break;
             }
         }
+        // End of stream: the analysis stage drains the queue and closes open events; then every
+        // pending clip is cut.
+        drop(frames);
+        let joined = analysis.join();
+        for ups in results.try_iter() {
+            asm.handle(ups, &mut sink);
+        }
+        if let Err(payload) = joined {
+            std::panic::resume_unwind(payload);
+        }
+        asm.flush(last_pts(), source.ring(), true, &mut sink);
+    });
+}
+
+/// Recompute a camera's rates once per [`RATE_WINDOW`]: frames received and analysed per
+/// second, and the mean inference time of the window's model runs.
+fn update_rates(
+    live: &Mutex<CameraLive>,
+    stages: &StageCounters,
+    window: &mut (Instant, super::queue::StageSnapshot),
+) {
+    let el = window.0.elapsed();
+    if el < RATE_WINDOW {
+        return;
     }
-    // End of stream: close open events (ids shifted like the rest) and cut every pending clip.
-    for (i, a) in analytics.iter_mut().enumerate() {
-        let t0 = Instant::now();
-        let mut ups = a.finish();
-        times[i] += t0.elapsed();
-        ids.apply(&mut ups);
-        asm.handle(ups, &mut sink);
+    let now = stages.snapshot();
+    let prev = window.1;
+    let secs = el.as_secs_f64();
+    let input = now.received.saturating_sub(prev.received) as f64 / secs;
+    let analysed = now.analysed.saturating_sub(prev.analysed) as f64 / secs;
+    let runs = now.inference_runs.saturating_sub(prev.inference_runs);
+    let infer_ms = (runs > 0).then(|| (now.inference_s - prev.inference_s) * 1e3 / runs as f64);
+    set_state(live, |l| {
+        l.state = ThreadState::Online;
+        l.input_fps = input;
+        l.analysed_fps = analysed;
+        if infer_ms.is_some() {
+            l.infer_ms = infer_ms;
+        }
+    });
+    *window = (Instant::now(), now);
+}
+
+/// The analysis stage of one camera: frames from the queue through the analytics; alarms go
+/// upward at once, every update to the decode stage (which owns the packet ring the clips are
+/// cut from).
+struct AnalysisStage<'a> {
+    ctx: &'a CameraContext,
+    shared: &'a Mutex<OpenAlarms>,
+    ids: &'a mut IdShift,
+    results: Sender<Vec<EventUpdate>>,
+}
+
+impl AnalysisStage<'_> {
+    fn run(mut self, frames: FrameReceiver, mut analytics: Vec<Box<dyn Analytic>>) {
+        let ctx = self.ctx;
+        let mut seen = inference_totals(&analytics);
+        let mut last_thumb: Option<Instant> = None;
+        while let Some(frame) = frames.recv() {
+            // New analytic settings from a reload: close the old analytics' open events (their
+            // clips are still cut with the full post-roll), then continue with the new ones.
+            let update = ctx.updates.lock().ok().and_then(|rx| rx.try_iter().last());
+            if let Some(u) = update {
+                self.finish(&mut analytics);
+                analytics = u.analytics;
+                seen = inference_totals(&analytics);
+                self.ids.offset = self.ids.max_seen;
+                set_state(&ctx.live, |l| l.generation = u.generation);
+                tracing::info!(camera = %ctx.cam.name, generation = u.generation, "new analytic settings in effect");
+            }
+            if !ctx.analysis_delay.is_zero() {
+                std::thread::sleep(ctx.analysis_delay);
+            }
+            let t0 = Instant::now();
+            let mut ups = Vec::new();
+            for a in analytics.iter_mut() {
+                ups.extend(a.on_frame(&frame));
+            }
+            ctx.stages.add_analysis(t0.elapsed());
+            for (a, s) in analytics.iter().zip(seen.iter_mut()) {
+                if let Some((runs, time)) = a.inference() {
+                    ctx.stages
+                        .add_inference(runs.saturating_sub(s.0), time.saturating_sub(s.1));
+                    *s = (runs, time);
+                }
+            }
+            if let Ok(mut sh) = self.shared.lock() {
+                sh.last_pts = frame.pts_s;
+            }
+            self.emit(ups);
+            if last_thumb.map_or(true, |t| t.elapsed() >= THUMBNAIL_EVERY) {
+                last_thumb = Some(Instant::now());
+                if let Some(t) = make_thumbnail(&frame) {
+                    if let Ok(mut slot) = ctx.thumbnail.lock() {
+                        *slot = Some(t);
+                    }
+                }
+            }
+        }
+        // End of stream: close open events (ids shifted like the rest).
+        self.finish(&mut analytics);
     }
-    let last = *sink.last_pts;
-    asm.flush(last, source.ring(), true, &mut sink);
+
+    fn finish(&mut self, analytics: &mut [Box<dyn Analytic>]) {
+        let mut ups = Vec::new();
+        for a in analytics.iter_mut() {
+            ups.extend(a.finish());
+        }
+        self.emit(ups);
+    }
+
+    /// Number the updates, send alarms upward now, and hand everything to the decode stage.
+    fn emit(&mut self, mut ups: Vec<EventUpdate>) {
+        if ups.is_empty() {
+            return;
+        }
+        self.ids.apply(&mut ups);
+        for u in ups.iter().filter(|u| u.phase == Phase::New) {
+            if let Ok(mut sh) = self.shared.lock() {
+                sh.open.insert(u.event.id, u.event.clone());
+            }
+            let _ = self.ctx.tx.send(NodeEvent::Alarm(u.event.clone()));
+        }
+        let _ = self.results.send(ups);
+    }
+}
+
+/// Each analytic's inference totals so far (zero for one without a model).
+fn inference_totals(analytics: &[Box<dyn Analytic>]) -> Vec<(u64, Duration)> {
+    analytics
+        .iter()
+        .map(|a| a.inference().unwrap_or_default())
+        .collect()
 }
 
 #[cfg(test)]
@@ -935,14 +1083,15 @@ source = "rtsp://10.0.0.2/1"
             if runs == 1 {
                 // An alarm is open when the body dies.
                 let ev = Event::new(7, EventKind::FallingObject, "tower", 10.0, 0.9);
-                sup.open.insert(7, ev);
+                let sh = sup.shared.get_mut().expect("not poisoned");
+                sh.open.insert(7, ev);
+                sh.last_pts = 12.5;
                 sup.ids.max_seen = 7;
-                sup.last_pts = 12.5;
                 panic!("zero-length SPS");
             }
             // The restarted body numbers its events after the ones already handed out.
             assert_eq!(sup.ids.offset, 7);
-            assert!(sup.open.is_empty());
+            assert!(sup.shared.lock().expect("lock").open.is_empty());
         });
         assert_eq!(runs, 2, "restarted once, then returned normally");
         let l = live.lock().expect("live").clone();

@@ -17,16 +17,36 @@ pub struct CameraStatus {
     /// `facade` or `elevator`.
     pub kind: String,
     pub online: bool,
+    /// Decoded frames per second handed to analysis (last few seconds).
     pub input_fps: f64,
+    /// Frames per second the analytics ran on; below `input_fps` when frames are dropped.
     pub analysed_fps: f64,
     pub decode_errors: u64,
     pub reconnects: u64,
     /// Seconds since the last decoded frame (`None` before the first).
     pub last_frame_age_s: Option<f64>,
-    /// Frames waiting for analysis.
+    /// Frames waiting for analysis now (bounded; a full queue drops frames).
     pub queue_depth: u64,
-    /// Mean detector inference time over the last period.
+    /// Mean model inference time per run (the e-bike detector) over the last few seconds with
+    /// runs; `None` for a camera without a model or before its first run.
     pub infer_ms: Option<f64>,
+    /// Decoded frames handed to analysis since the node started.
+    #[serde(default)]
+    pub frames_received: u64,
+    /// Frames the analytics ran on since the node started.
+    #[serde(default)]
+    pub frames_analysed: u64,
+    /// Frames dropped because analysis fell behind a live source, since the node started.
+    #[serde(default)]
+    pub frames_dropped: u64,
+    /// Seconds spent in the analytics since the node started.
+    #[serde(default)]
+    pub analysis_s: f64,
+    /// Model inference runs and seconds spent in them since the node started.
+    #[serde(default)]
+    pub inference_runs: u64,
+    #[serde(default)]
+    pub inference_s: f64,
     /// `online` (frames arriving), `reconnecting` (the source failed and is being retried) or
     /// `offline` (not connected yet, ended, stopped, or its analytics could not start).
     #[serde(default)]

@@ -76,6 +76,11 @@ impl Server {
     /// Write `config` to `dir/vigil.toml` (its `data_dir` should be `data`), start `vigil serve`
     /// on a free port, and log in as the bootstrapped admin.
     pub fn start(dir: &Path, config: &str) -> Server {
+        Server::start_with_env(dir, config, &[])
+    }
+
+    /// [`Server::start`] with extra environment variables for `vigil serve`.
+    pub fn start_with_env(dir: &Path, config: &str, env: &[(&str, &str)]) -> Server {
         let cfg = dir.join("vigil.toml");
         std::fs::write(&cfg, config).expect("write config");
         let addr = format!("127.0.0.1:{}", free_port());
@@ -86,6 +91,7 @@ impl Server {
             .arg(&cfg)
             .args(["--addr", &addr])
             .env("VIGIL_LOG", "info")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(log_file)
             .spawn()

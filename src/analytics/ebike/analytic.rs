@@ -64,6 +64,9 @@ pub struct EbikeStats {
     pub detector_runs: u64,
     pub skipped_idle: u64,
     pub detect_errors: u64,
+    /// Detector runs that returned and the time spent in the model (ONNX Runtime) in them.
+    pub inference_runs: u64,
+    pub inference: std::time::Duration,
 }
 
 pub struct EbikeAnalytic {
@@ -244,6 +247,10 @@ impl Analytic for EbikeAnalytic {
         true
     }
 
+    fn inference(&self) -> Option<(u64, std::time::Duration)> {
+        Some((self.stats.inference_runs, self.stats.inference))
+    }
+
     fn on_frame(&mut self, frame: &Frame) -> Vec<EventUpdate> {
         self.stats.frames += 1;
         let t = frame.pts_s;
@@ -267,9 +274,13 @@ impl Analytic for EbikeAnalytic {
         };
         let dets = match self
             .detector
-            .detect(rgb, frame.width, frame.height, self.min_score)
+            .detect_timed(rgb, frame.width, frame.height, self.min_score)
         {
-            Ok(d) => d,
+            Ok((d, t)) => {
+                self.stats.inference_runs += 1;
+                self.stats.inference += std::time::Duration::from_secs_f64(t.infer_ms / 1e3);
+                d
+            }
             Err(e) => {
                 self.stats.detect_errors += 1;
                 if self.stats.detect_errors.is_power_of_two() {
