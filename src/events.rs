@@ -21,9 +21,23 @@ pub struct Origin {
     /// Release height above ground in metres. Omitted when the camera is not calibrated.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub height_m: Option<f64>,
-    /// Horizontal position along the facade in metres (calibrated cameras only).
+    /// Horizontal position along the facade in metres, in the calibration's frame (calibrated
+    /// cameras only). For integrators; people are shown `window`.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub facade_x_m: Option<f64>,
+    /// The nearest window / balcony column (1-based, left to right), when the camera's
+    /// `[camera.facade.building]` model has columns.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub column: Option<u32>,
+    /// That column's name (e.g. the unit number "03").
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub column_name: Option<String>,
+    /// The window: `<floor>-<column name>`, e.g. "21-03".
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub window: Option<String>,
+    /// Distance along the facade from the release point to that window's centre (m).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub window_distance_m: Option<f64>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

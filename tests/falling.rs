@@ -49,6 +49,7 @@ fn calibrated() -> FacadeConfig {
             pt(10.0, 10.0),
         ],
         masks: Vec::new(),
+        ..FacadeConfig::default()
     }
 }
 

@@ -16,6 +16,10 @@ fn ev(i: u64, cam: &str, kind: EventKind) -> Event {
         floor: Some(7),
         height_m: Some(19.5),
         facade_x_m: None,
+        column: Some(3),
+        column_name: Some("03".into()),
+        window: Some("7-03".into()),
+        window_distance_m: Some(0.4),
     });
     e.trajectory = Some(vec![[0.0, 1.0, 2.0], [0.1, 1.5, 3.0]]);
     e.bbox = Some([1.0, 2.0, 3.0, 4.0]);

@@ -12,6 +12,7 @@ use crate::events::Event;
 use crate::pipeline::{self, AnalyzeOptions, RunStats};
 
 pub mod audit;
+pub mod coverage;
 pub mod dataset;
 pub mod eval;
 pub mod eval_ebike;
@@ -48,6 +49,9 @@ pub enum Cmd {
     Audit(audit::AuditArgs),
     /// Run the node: all cameras, the event store, the HTTP API, live events, webhooks, console.
     Serve(serve::ServeArgs),
+    /// Coverage planning: floors and windows each facade camera sees, object sizes there, and
+    /// per building whether every window from floor 3 up is watched (exit 1 when not).
+    Coverage(coverage::CoverageArgs),
     /// Manage users.
     User(user::UserArgs),
     /// Manage API tokens.
@@ -319,6 +323,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Dataset(a) => dataset::run(a),
         Cmd::Audit(a) => audit::run(a),
         Cmd::Serve(a) => serve::run(a),
+        Cmd::Coverage(a) => coverage::run(a),
         Cmd::User(a) => user::run(a),
         Cmd::Token(a) => user::run_token(a),
     }

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 pub use elevator::ElevatorConfig;
 pub use evidence::{Encrypt, EvidenceConfig};
-pub use facade::FacadeConfig;
+pub use facade::{BuildingModel, CalibPoint, Column, ColumnRef, FacadeConfig, WindowRef};
 pub use mqtt::MqttConfig;
 pub use service::{ApiConfig, RetentionConfig, WebhookConfig};
 

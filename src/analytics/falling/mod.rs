@@ -368,12 +368,24 @@ impl FallingAnalytic {
     }
 
     fn origin(&self, j: &Judgement) -> Origin {
+        let floor = j.height_m.map(|h| self.floor_of(h));
+        // The window, when the building model knows the columns (a guard can act on "21-03",
+        // not on a coordinate in the calibration's frame).
+        let window = floor
+            .zip(j.facade_x_m)
+            .and_then(|(f, x)| self.cfg.model.locate(x, f));
         Origin {
             x: j.origin_px.0,
             y: j.origin_px.1,
-            floor: j.height_m.map(|h| self.floor_of(h)),
+            floor,
             height_m: j.height_m,
             facade_x_m: j.facade_x_m,
+            column: window.as_ref().map(|w| w.column.index),
+            column_name: window.as_ref().map(|w| w.column.name.clone()),
+            window_distance_m: window
+                .as_ref()
+                .map(|w| (w.distance_m * 100.0).round() / 100.0),
+            window: window.map(|w| w.label),
         }
     }
 

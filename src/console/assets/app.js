@@ -307,7 +307,8 @@
     if (!o) return '';
     const parts = [];
     if (o.floor !== undefined && o.floor !== null) parts.push(t('floor_n', { n: o.floor }));
-    if (o.window !== undefined && o.window !== null) parts.push(t('window_n', { n: o.window }));
+    // "21 楼 03 户": the column (unit) name from the building model, when it has one.
+    if (typeof o.column_name === 'string') parts.push(t('unit_n', { n: o.column_name }));
     return parts.join(' · ');
   }
   function renderList() {
@@ -549,7 +550,9 @@
       const fl = floorText(e);
       parts.push(fl || t('unknown_floor'));
       if (typeof o.height_m === 'number') parts.push(t('height_m', { m: o.height_m.toFixed(1) }));
-      if (typeof o.facade_x_m === 'number') parts.push(t('facade_x', { m: o.facade_x_m.toFixed(1) }));
+      // The calibration frame's x means nothing to a guard: shown only when no window is known.
+      if (typeof o.facade_x_m === 'number' && typeof o.column_name !== 'string') parts.push(t('facade_x', { m: o.facade_x_m.toFixed(1) }));
+      if (typeof o.window_distance_m === 'number' && o.window_distance_m > 1.0) parts.push(t('window_off', { m: o.window_distance_m.toFixed(1) }));
       parts.push(t('pixel_xy', { x: Math.round(o.x), y: Math.round(o.y) }));
       $('d-origin').textContent = parts.join(' · ') + (o.floor === undefined || o.floor === null ? ' ' + t('not_calibrated') : '');
     } else if (Array.isArray(e.bbox)) {
