@@ -18,6 +18,7 @@ use super::actions::CameraActions;
 use super::queue::{frame_queue, FrameReceiver, Pushed, StageCounters, ANALYSIS_QUEUE_FRAMES};
 use super::status::{CameraState, CameraStatus, ReloadError, ReloadReport, Thumbnail};
 use crate::analytics::Analytic;
+use crate::clock::Clock;
 use crate::config::{CameraConfig, Config};
 use crate::events::{Event, EventUpdate, Phase};
 use crate::evidence::crypt::EvidenceKey;
@@ -251,6 +252,7 @@ impl Node {
                 seal: seal.clone(),
                 updates: Mutex::new(urx),
                 analysis_delay,
+                clock: crate::clock::system(),
             };
             let thread = std::thread::Builder::new()
                 .name(format!("cam-{}", cam.name))
@@ -591,6 +593,8 @@ struct CameraContext {
     updates: Mutex<Receiver<CameraUpdate>>,
     /// Test-only slowdown of every frame's analysis ([`ANALYSIS_DELAY_ENV`]).
     analysis_delay: Duration,
+    /// Restart backoff, reconnect backoff and stall detection run on it.
+    clock: Arc<dyn Clock>,
 }
 
 /// Event numbers stay unique across analytic rebuilds: a rebuilt analytic counts from 1
@@ -646,12 +650,13 @@ fn supervise(
     live: &Mutex<CameraLive>,
     stop: &AtomicBool,
     tx: &Sender<NodeEvent>,
+    clock: &dyn Clock,
     mut body: impl FnMut(&mut Supervision),
 ) {
     let mut sup = Supervision::default();
     let mut backoff = Duration::from_secs(1);
     loop {
-        let started = Instant::now();
+        let started = clock.now();
         let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| body(&mut sup)));
         let Err(payload) = res else { return };
         let msg = panic_message(payload.as_ref());
@@ -680,15 +685,19 @@ fn supervise(
         // Numbers handed out before the panic stay used.
         sup.ids.offset = sup.ids.max_seen;
         // A body that ran a good while before failing starts over with a short wait.
-        if started.elapsed() > RESTART_MAX * 4 {
+        if clock.now().saturating_duration_since(started) > RESTART_MAX * 4 {
             backoff = Duration::from_secs(1);
         }
-        let until = Instant::now() + backoff;
-        while Instant::now() < until {
+        let until = clock.now() + backoff;
+        loop {
             if stop.load(Ordering::SeqCst) {
                 return;
             }
-            std::thread::sleep(Duration::from_millis(50));
+            let left = until.saturating_duration_since(clock.now());
+            if left.is_zero() {
+                break;
+            }
+            clock.sleep(left.min(Duration::from_millis(50)));
         }
         backoff = (backoff * 2).min(RESTART_MAX);
     }
@@ -697,7 +706,10 @@ fn supervise(
 fn supervise_camera(ctx: CameraContext) {
     let name = ctx.cam.name.clone();
     let (live, stop, tx) = (ctx.live.clone(), ctx.stop.clone(), ctx.tx.clone());
-    supervise(&name, &live, &stop, &tx, |sup| run_camera(&ctx, sup));
+    let clock = ctx.clock.clone();
+    supervise(&name, &live, &stop, &tx, clock.as_ref(), |sup| {
+        run_camera(&ctx, sup)
+    });
 }
 
 fn run_camera(ctx: &CameraContext, sup: &mut Supervision) {
@@ -740,7 +752,8 @@ fn run_camera(ctx: &CameraContext, sup: &mut Supervision) {
         },
         counters.clone(),
         stop.clone(),
-    );
+    )
+    .with_clock(ctx.clock.clone());
     let mut asm =
         EventAssembler::new(cfg, &cam.name, Some(evidence_dir.clone())).with_seal_key(seal.clone());
     // A camera does not wait for us (nor does a file paced in real time): frames that find the
@@ -1078,7 +1091,9 @@ source = "rtsp://10.0.0.2/1"
         let stop = AtomicBool::new(false);
         let (tx, rx) = std::sync::mpsc::channel();
         let mut runs = 0;
-        supervise("tower", &live, &stop, &tx, |sup| {
+        // Simulated time: the 1 s restart backoff passes at once.
+        let clock = crate::clock::ManualClock::auto();
+        supervise("tower", &live, &stop, &tx, &clock, |sup| {
             runs += 1;
             if runs == 1 {
                 // An alarm is open when the body dies.
@@ -1094,6 +1109,11 @@ source = "rtsp://10.0.0.2/1"
             assert!(sup.shared.lock().expect("lock").open.is_empty());
         });
         assert_eq!(runs, 2, "restarted once, then returned normally");
+        assert_eq!(
+            clock.elapsed(),
+            Duration::from_secs(1),
+            "after the first backoff"
+        );
         let l = live.lock().expect("live").clone();
         assert_eq!(l.restarts, 1);
         assert!(
@@ -1119,10 +1139,17 @@ source = "rtsp://10.0.0.2/1"
         let stop = AtomicBool::new(true);
         let (tx, _rx) = std::sync::mpsc::channel();
         let mut runs = 0;
-        supervise("tower", &live, &stop, &tx, |_| {
-            runs += 1;
-            panic!("boom");
-        });
+        supervise(
+            "tower",
+            &live,
+            &stop,
+            &tx,
+            &crate::clock::SystemClock,
+            |_| {
+                runs += 1;
+                panic!("boom");
+            },
+        );
         assert_eq!(runs, 1);
         assert_eq!(
             camera_state(&live.lock().expect("live"), &Counters::default().snapshot()),
