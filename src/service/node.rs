@@ -108,6 +108,15 @@ pub fn camera_state(live: &CameraLive, snap: &CounterSnapshot) -> CameraState {
 struct CameraUpdate {
     generation: u64,
     analytics: Vec<Box<dyn Analytic>>,
+    /// What they were built from, for a camera thread restarted after a panic.
+    settings: Arc<Applied>,
+}
+
+/// The configuration a camera's analytics were last built from by a reload.
+struct Applied {
+    generation: u64,
+    cfg: Config,
+    cam: CameraConfig,
 }
 
 /// What the API and the status task may read about one camera (cheap to clone).
@@ -423,17 +432,23 @@ impl NodeControl {
             }
         }
         for cam in &cams {
-            built.push((cam.name.clone(), build_analytics(&effective, cam)?));
+            built.push((cam.clone(), build_analytics(&effective, cam)?));
         }
         if !applied.is_empty() {
             st.generation += 1;
         }
         let generation = st.generation;
-        for (name, analytics) in built {
+        for (cam, analytics) in built {
+            let name = cam.name.clone();
             let sent = st.senders.get(&name).map(|tx| {
                 tx.send(CameraUpdate {
                     generation,
                     analytics,
+                    settings: Arc::new(Applied {
+                        generation,
+                        cfg: effective.clone(),
+                        cam,
+                    }),
                 })
             });
             if !matches!(sent, Some(Ok(()))) {
@@ -621,6 +636,9 @@ struct Supervision {
     ids: IdShift,
     /// Shared by the decode and analysis stages.
     shared: Mutex<OpenAlarms>,
+    /// The last reload's settings: a restarted body builds its analytics from these, not from
+    /// the start-up configuration.
+    applied: Option<Arc<Applied>>,
 }
 
 /// Alarms raised and not complete yet, and the media time of the last analysed frame.
@@ -714,8 +732,6 @@ fn supervise_camera(ctx: CameraContext) {
 
 fn run_camera(ctx: &CameraContext, sup: &mut Supervision) {
     let CameraContext {
-        cfg,
-        cam,
         counters,
         stages,
         live,
@@ -725,6 +741,13 @@ fn run_camera(ctx: &CameraContext, sup: &mut Supervision) {
         seal,
         ..
     } = ctx;
+    // After a panic, the settings of the last reload (if any) are the camera's settings.
+    let applied = sup.applied.clone();
+    let (cfg, cam, generation) = match &applied {
+        Some(a) => (&a.cfg, &a.cam, a.generation),
+        None => (&ctx.cfg, &ctx.cam, 0),
+    };
+    set_state(live, |l| l.generation = generation);
     let analytics = match build_analytics(cfg, cam) {
         Ok(a) => a,
         Err(e) => {
@@ -761,7 +784,11 @@ fn run_camera(ctx: &CameraContext, sup: &mut Supervision) {
     let drop_when_full = cam.is_network() || cam.realtime;
     let (frames, frames_rx) = frame_queue(ANALYSIS_QUEUE_FRAMES, drop_when_full, stages.clone());
     let (results_tx, results) = std::sync::mpsc::channel::<Vec<EventUpdate>>();
-    let Supervision { ids, shared } = sup;
+    let Supervision {
+        ids,
+        shared,
+        applied,
+    } = sup;
     let shared: &Mutex<OpenAlarms> = shared;
     let last_pts = || shared.lock().map(|s| s.last_pts).unwrap_or(0.0);
     std::thread::scope(|scope| {
@@ -769,6 +796,7 @@ fn run_camera(ctx: &CameraContext, sup: &mut Supervision) {
             ctx,
             shared,
             ids,
+            applied,
             results: results_tx,
         };
         let analysis = std::thread::Builder::new()
@@ -870,6 +898,7 @@ struct AnalysisStage<'a> {
     ctx: &'a CameraContext,
     shared: &'a Mutex<OpenAlarms>,
     ids: &'a mut IdShift,
+    applied: &'a mut Option<Arc<Applied>>,
     results: Sender<Vec<EventUpdate>>,
 }
 
@@ -885,6 +914,7 @@ impl AnalysisStage<'_> {
             if let Some(u) = update {
                 self.finish(&mut analytics);
                 analytics = u.analytics;
+                *self.applied = Some(u.settings);
                 seen = inference_totals(&analytics);
                 self.ids.offset = self.ids.max_seen;
                 set_state(&ctx.live, |l| l.generation = u.generation);
@@ -893,6 +923,8 @@ impl AnalysisStage<'_> {
             if !ctx.analysis_delay.is_zero() {
                 std::thread::sleep(ctx.analysis_delay);
             }
+            #[cfg(test)]
+            tests::maybe_panic(&ctx.cam.name);
             let t0 = Instant::now();
             let mut ups = Vec::new();
             for a in analytics.iter_mut() {
@@ -958,6 +990,82 @@ fn inference_totals(analytics: &[Box<dyn Analytic>]) -> Vec<(u64, Duration)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A camera whose analysis stage panics at its next frame (once).
+    static PANIC_CAMERA: Mutex<Option<String>> = Mutex::new(None);
+
+    pub(super) fn maybe_panic(camera: &str) {
+        let hit = PANIC_CAMERA
+            .lock()
+            .map(|mut p| p.take_if(|c| c == camera).is_some())
+            .unwrap_or(false);
+        if hit {
+            panic!("test panic in the analysis of {camera}");
+        }
+    }
+
+    /// Issue 12: a camera thread restarted after a panic keeps the analytic settings of the
+    /// last reload instead of going back to the start-up ones. A real node on an H.264 clip.
+    #[test]
+    fn a_restarted_camera_keeps_the_reloaded_settings() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let clip = dir.path().join("clip.mp4");
+        let ok = std::process::Command::new("ffmpeg")
+            .args([
+                "-v",
+                "error",
+                "-y",
+                "-f",
+                "lavfi",
+                "-i",
+                "testsrc2=size=320x240:rate=25",
+            ])
+            .args(["-t", "2", "-pix_fmt", "yuv420p", "-c:v", "libx264"])
+            .arg(&clip)
+            .status()
+            .expect("run ffmpeg");
+        assert!(ok.success());
+        let text = |floor: &str| {
+            format!(
+                "[node]\napi_addr = \"127.0.0.1:8080\"\n[[camera]]\nname = \"restarted\"\n\
+                 kind = \"facade\"\nsource = \"{}\"\nrealtime = true\nloop = true\n\
+                 [camera.facade]\nfloor_height_m = {floor}\n",
+                clip.display()
+            )
+        };
+        let (tx, _rx) = std::sync::mpsc::channel();
+        let node = Node::start(&cfg(&text("3.0")), dir.path().join("evidence"), None, tx);
+        let probe = node.probes().remove(0);
+        let wait = |what: &str, f: &dyn Fn(&CameraStatus, &CameraLive) -> bool| {
+            let until = Instant::now() + Duration::from_secs(60);
+            loop {
+                let live = probe.live.lock().map(|l| l.clone()).unwrap_or_default();
+                if f(&probe.status(), &live) {
+                    return;
+                }
+                assert!(
+                    Instant::now() < until,
+                    "timed out waiting for {what}: {live:?}"
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        };
+        wait("frames analysed", &|s, _| s.frames_analysed > 0);
+        let r = node.control().reload(&cfg(&text("3.5"))).expect("reload");
+        assert_eq!(r.generation, 1);
+        wait("the reload applied", &|s, _| s.config_generation == 1);
+        let analysed = probe.status().frames_analysed;
+        *PANIC_CAMERA.lock().expect("lock") = Some("restarted".into());
+        wait("a restart, then frames again", &|s, l| {
+            l.restarts == 1 && s.frames_analysed > analysed + 5
+        });
+        assert_eq!(
+            probe.status().config_generation,
+            1,
+            "the restarted camera runs the reloaded settings"
+        );
+        node.shutdown();
+    }
 
     fn cfg(text: &str) -> Config {
         Config::parse(text).expect("valid test config")
