@@ -196,6 +196,7 @@ fn cli_verify_names_first_bad_record_and_user_tools_work() {
             name: "carol".into(),
             label: "vms".into(),
             ttl_days: Some(1.0),
+            no_expiry: false,
         },
     })
     .unwrap();

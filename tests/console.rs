@@ -115,6 +115,7 @@ fn console_end_to_end_against_vigil_serve() {
                 .env("VIGIL_URL", srv.url(""))
                 .env("VIGIL_OPERATOR", format!("{}:{}", OPERATOR.0, OPERATOR.1))
                 .env("VIGIL_VIEWER", format!("{}:{}", VIEWER.0, VIEWER.1))
+                .env("VIGIL_ADMIN", format!("admin:{}", srv.admin_password))
                 .env("VIGIL_SHOTS", &shots)
                 .output()
                 .expect("run node");
@@ -130,8 +131,8 @@ fn console_end_to_end_against_vigil_serve() {
                 "browser tests failed (see output above)"
             );
             assert!(
-                stdout.contains("pass 4") || stdout.contains("ℹ pass 4"),
-                "expected 4 passing browser tests"
+                stdout.contains("pass 5") || stdout.contains("ℹ pass 5"),
+                "expected 5 passing browser tests"
             );
         }
     }

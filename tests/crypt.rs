@@ -301,6 +301,11 @@ struct Api {
 impl Api {
     /// An API server on `store` that opens sealed evidence with `key`.
     fn start(store: &Store, key: Option<Arc<EvidenceKey>>) -> Api {
+        Self::start_with(store, key, false)
+    }
+
+    /// … and refusing unsealed files when `require_sealed` (encryption on).
+    fn start_with(store: &Store, key: Option<Arc<EvidenceKey>>, require_sealed: bool) -> Api {
         if auth::user_count(store).unwrap() == 0 {
             auth::add_user(store, "op", Role::Operator, "password-123").unwrap();
         }
@@ -310,7 +315,8 @@ impl Api {
             Arc::new(SharedCameras::default()),
             ApiConfig::default(),
         )
-        .with_evidence_key(key);
+        .with_evidence_key(key)
+        .with_require_sealed(require_sealed);
         let (rt, base) = common::serve_api(state, 1);
         let agent = ureq::AgentBuilder::new()
             .timeout_read(Duration::from_secs(60))
@@ -593,4 +599,114 @@ fn measure_throughput() {
         mb / seal_s,
         mb / open_s
     );
+}
+
+#[test]
+fn a_sealed_file_is_bound_to_its_place() {
+    let k = key();
+    let plain = plaintext(200_000, 7);
+    let sealed = crypt::seal_for(&k, "cam/falling-0001-20261203T000000.000Z/clip.mp4", &plain);
+    assert_eq!(
+        crypt::open_for(
+            &k,
+            "cam/falling-0001-20261203T000000.000Z/clip.mp4",
+            &sealed
+        )
+        .unwrap(),
+        plain
+    );
+    for other in [
+        "cam/falling-0002-20261203T000001.000Z/clip.mp4",
+        "cam/falling-0001-20261203T000000.000Z/snapshot.jpg",
+        "",
+    ] {
+        assert!(
+            matches!(
+                crypt::open_for(&k, other, &sealed),
+                Err(CryptError::Tampered(0))
+            ),
+            "opened for {other}"
+        );
+    }
+    assert_eq!(
+        crypt::context_of(Path::new("/data/evidence/gate/ebike-0003-x/clip.mp4")),
+        "gate/ebike-0003-x/clip.mp4"
+    );
+}
+
+/// Issue 12, finding 6: someone who can write the data directory *and* the index swaps in a
+/// sealed file of another event, or a plain file, and rewrites the indexed SHA-256 to match.
+/// The first fails its tags (bound to its place), the second is refused while encryption is on.
+#[test]
+fn swapped_or_unsealed_evidence_is_refused_even_with_a_rewritten_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let k = key();
+    let store = Store::open(dir.path().join("vigil.db")).unwrap();
+    let bus = EventBus::new(4);
+    let mut ids = EventIds::new();
+    let mut paths = Vec::new();
+    let mut event_ids = Vec::new();
+    for n in 1..=2u64 {
+        let img = image::RgbImage::from_fn(64, 48, |x, y| {
+            image::Rgb([x as u8 * 3, y as u8 * 5, 40 * n as u8])
+        });
+        let png = dir.path().join(format!(
+            "evidence/cam/falling-000{n}-20261203T00000{n}.000Z/trajectory.png"
+        ));
+        vigil::evidence::draw::save_picture(&png, &img, Some(&k)).unwrap();
+        let id = commit_update(
+            &store,
+            &bus,
+            &mut ids,
+            &EventUpdate {
+                phase: Phase::New,
+                event: Event::new(n, EventKind::FallingObject, "cam", n as f64, 0.9),
+                pictures: Vec::new(),
+            },
+        )
+        .unwrap();
+        store
+            .attach_evidence(id, EvidenceKind::Trajectory, &png)
+            .unwrap();
+        paths.push(png);
+        event_ids.push(id);
+    }
+    let db = rusqlite::Connection::open(dir.path().join("vigil.db")).unwrap();
+    let reindex = |bytes: &[u8]| {
+        db.execute(
+            "UPDATE evidence SET sha256 = ?1, bytes = ?2 WHERE event_id = ?3",
+            rusqlite::params![sha256_hex(bytes), bytes.len() as i64, event_ids[0]],
+        )
+        .unwrap();
+    };
+    let api = Api::start_with(&store, Some(k.clone()), true);
+    let url = format!("/events/{}/trajectory.png", event_ids[0]);
+    assert_eq!(api.get(&url, None).0, 200);
+
+    // Event 2's sealed picture copied over event 1's, index rewritten to match.
+    let other = std::fs::read(&paths[1]).unwrap();
+    std::fs::remove_file(&paths[0]).unwrap();
+    std::fs::write(&paths[0], &other).unwrap();
+    reindex(&other);
+    let (s, body, ..) = api.get(&url, None);
+    assert_eq!(s, 500, "another event's evidence was served as this one's");
+    assert!(String::from_utf8_lossy(&body).contains("evidence_corrupt"));
+
+    // A plain picture in its place, index rewritten: refused while encryption is on …
+    let plain = crypt::read_evidence(&paths[1], Some(k.clone())).unwrap();
+    std::fs::remove_file(&paths[0]).unwrap();
+    std::fs::write(&paths[0], &plain).unwrap();
+    reindex(&plain);
+    let (s, body, ..) = api.get(&url, None);
+    assert_eq!(s, 409);
+    assert!(String::from_utf8_lossy(&body).contains("evidence_tampered"));
+    // … and served when the operator allows files from before encryption was turned on.
+    let lenient = Api::start_with(&store, Some(k.clone()), false);
+    let (s, body, ..) = lenient.get(&url, None);
+    assert_eq!((s, body == plain), (200, true));
+    let cfg: EvidenceConfig =
+        toml::from_str("encrypt = \"sm4\"\nkey_env = \"K\"\nallow_unsealed = true").unwrap();
+    assert!(!cfg.require_sealed());
+    let cfg: EvidenceConfig = toml::from_str("encrypt = \"sm4\"\nkey_env = \"K\"").unwrap();
+    assert!(cfg.require_sealed());
 }

@@ -125,6 +125,30 @@ fn evidence_survives_kill_9_and_restart() {
         if kind == "clip" {
             assert!(decoded_frames(&file) > 0, "{path} does not play");
         }
+        // Evidence is personal data: owner-only files in owner-only folders (issue 12, 10).
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &Path| std::fs::metadata(p).expect("stat").permissions().mode() & 0o777;
+            assert_eq!(mode(&file), 0o600, "{path} is readable by others");
+            let folder = file.parent().expect("event folder");
+            assert_eq!(
+                mode(folder),
+                0o700,
+                "{} is listable by others",
+                folder.display()
+            );
+        }
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let m = std::fs::metadata(&db)
+            .expect("stat db")
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(m, 0o600, "the database is readable by others");
     }
     for (path, sha) in &before {
         assert!(
@@ -195,4 +219,59 @@ fn a_full_evidence_disk_keeps_the_events() {
         0,
         "no clip fits on the full disk"
     );
+}
+
+/// A camera whose analysis panics (injected with `VIGIL_TEST_PANIC_CAMERA`, in a real `vigil
+/// serve`): the supervisor restarts it again and again with a backoff, its status shows the
+/// restarts and the panic, while the other camera keeps analysing every frame at its rate.
+#[test]
+fn a_panicking_camera_comes_back_and_the_others_keep_their_frame_rate() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let clip = synth_facade(
+        dir.path(),
+        "tower",
+        3,
+        &["--duration", "4", "--width", "320", "--height", "180"],
+    );
+    let mut config = String::from("[node]\ndata_dir = \"data\"\n");
+    for name in ["steady", "crashy"] {
+        config.push_str(&format!(
+            "\n[[camera]]\nname = \"{name}\"\nkind = \"facade\"\nsource = \"{}\"\nrealtime = true\nloop = true\n",
+            clip.display()
+        ));
+    }
+    // 40 frames ≈ 1.6 s at 25 fps, then a panic; restarts wait 1 s, 2 s, 4 s …
+    let srv = Server::start_with_env(
+        dir.path(),
+        &config,
+        &[("VIGIL_TEST_PANIC_CAMERA", "crashy:40")],
+    );
+    let tok = srv.admin_token.clone();
+    let status = |cam: &str| {
+        srv.json("GET", &format!("/api/v1/cameras/{cam}/status"), Some(&tok))
+            .1
+    };
+    srv.wait_for(
+        "two restarts of the crashing camera",
+        Duration::from_secs(60),
+        || status("crashy")["restarts"].as_u64().unwrap_or(0) >= 2,
+    );
+    let c = status("crashy");
+    assert!(
+        c["last_error"].as_str().unwrap_or("").contains("panicked"),
+        "{c}"
+    );
+    // It came back after each panic: it analysed frames in more than one run.
+    let analysed_crashy = c["frames_analysed"].as_u64().unwrap_or(0);
+    assert!(analysed_crashy > 40, "{c}");
+    // The steady camera meanwhile kept its rate and dropped nothing.
+    let s = status("steady");
+    let fps = s["analysed_fps"].as_f64().unwrap_or(0.0);
+    assert!(fps > 20.0, "the steady camera slowed down: {s}");
+    assert_eq!(s["restarts"].as_u64(), Some(0), "{s}");
+    assert_eq!(s["frames_dropped"].as_u64(), Some(0), "{s}");
+    assert_eq!(s["state"].as_str(), Some("online"), "{s}");
+    assert!(srv
+        .log_text()
+        .contains("camera thread panicked; restarting it"));
 }

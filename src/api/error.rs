@@ -114,6 +114,10 @@ impl From<AuthError> for ApiError {
                 format!("user '{n}' exists"),
             ),
             AuthError::Invalid(m) => ApiError::bad_request(m),
+            AuthError::NoSuchUser(n) => ApiError::not_found(format!("no user '{n}'")),
+            e @ AuthError::LastAdmin(_) => {
+                ApiError::new(StatusCode::CONFLICT, "last_admin", e.to_string())
+            }
             AuthError::Store(s) => s.into(),
             AuthError::Hash(m) => {
                 tracing::error!(error = %m, "password hash error");

@@ -141,6 +141,7 @@ async fn evidence(
     let store = state.store.clone();
     let guards = state.guards.clone();
     let key = state.evidence_key.clone();
+    let require_sealed = state.require_sealed;
     blocking(move || {
         if store.get_event(id)?.is_none() {
             return Err(ApiError::not_found(format!("no event {id}")));
@@ -188,8 +189,22 @@ async fn evidence(
             };
             ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, code, e.to_string())
         };
-        let sealed =
-            crate::evidence::crypt::Sealed::detect_with(&mut f, key).map_err(sealed_err)?;
+        // Sealed for this place: a file sealed for another event fails its first tag.
+        let ctx = crate::evidence::crypt::context_of(std::path::Path::new(&ev.path));
+        let sealed = crate::evidence::crypt::Sealed::detect_for(&mut f, key, &ctx)
+            .map_err(sealed_err)?;
+        if sealed.is_none() && require_sealed {
+            tracing::error!(path = %ev.path, event = id, "unsealed evidence while encryption is on");
+            let e = AuditEntry::new(&p.name, p.role.as_str(), "evidence.tampered", &target)
+                .detail(serde_json::json!({ "reason": "not sealed" }));
+            audit::append(&store, &e)?;
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "evidence_tampered",
+                "the evidence file is not sealed, but evidence encryption is on \
+                 ([evidence] allow_unsealed = true serves files from before it was turned on)",
+            ));
+        }
         let len = match &sealed {
             Some(s) => s.plain_len(),
             None => f

@@ -159,6 +159,12 @@ pub(crate) async fn metrics(State(state): State<AppState>, p: Principal) -> ApiR
         &mut per_cam(|c| c.reconnects as f64),
     );
     family(
+        "vigil_camera_restarts_total",
+        "counter",
+        "camera threads restarted after a panic",
+        &mut per_cam(|c| c.restarts as f64),
+    );
+    family(
         "vigil_camera_last_frame_age_seconds",
         "gauge",
         "seconds since the last frame",

@@ -28,6 +28,7 @@ mod metrics;
 mod openapi;
 mod router;
 pub mod server;
+mod users;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -57,6 +58,11 @@ pub struct AppState {
     pub guards: Arc<limits::Guards>,
     /// Key that opens sealed evidence for download; `None`: sealed files cannot be served.
     pub evidence_key: Option<Arc<crate::evidence::crypt::EvidenceKey>>,
+    /// Encryption is on: an unsealed evidence file is refused as tampered.
+    pub require_sealed: bool,
+    /// Data directory holding the bootstrap admin password file, retired once the password
+    /// no longer opens the account; `None`: not managed here.
+    pub bootstrap_dir: Option<std::path::PathBuf>,
 }
 
 impl AppState {
@@ -78,6 +84,8 @@ impl AppState {
             reloader: None,
             guards: Arc::default(),
             evidence_key: None,
+            require_sealed: false,
+            bootstrap_dir: None,
         }
     }
 
@@ -87,6 +95,18 @@ impl AppState {
         key: Option<Arc<crate::evidence::crypt::EvidenceKey>>,
     ) -> Self {
         self.evidence_key = key;
+        self
+    }
+
+    /// Refuse evidence files that are not sealed (evidence encryption on).
+    pub fn with_require_sealed(mut self, on: bool) -> Self {
+        self.require_sealed = on;
+        self
+    }
+
+    /// Remove `dir`'s bootstrap admin password file once a change makes it stale.
+    pub fn with_bootstrap_dir(mut self, dir: std::path::PathBuf) -> Self {
+        self.bootstrap_dir = Some(dir);
         self
     }
 

@@ -16,7 +16,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::openapi::ApiDoc;
-use super::{audit, auth, cameras, config, events, evidence, inc, live, metrics, openapi};
+use super::{audit, auth, cameras, config, events, evidence, inc, live, metrics, openapi, users};
 use super::{ApiError, AppState};
 
 /// Every `/api/v1` route, with its part of the OpenAPI document.
@@ -24,7 +24,13 @@ pub(crate) fn v1() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(auth::login))
         .routes(routes!(auth::logout))
-        .routes(routes!(auth::add_user))
+        .routes(routes!(auth::add_user, users::list_users))
+        .routes(routes!(users::patch_user, users::delete_user))
+        .routes(routes!(users::set_password))
+        .routes(routes!(users::change_own_password))
+        .routes(routes!(users::revoke_user_tokens))
+        .routes(routes!(users::list_tokens))
+        .routes(routes!(users::revoke_token))
         .routes(routes!(cameras::list_cameras))
         .routes(routes!(cameras::camera_status))
         .routes(routes!(cameras::camera_health))

@@ -30,6 +30,9 @@ pub struct ServeArgs {
 /// database, so a fresh node is never open and never has a known default password.
 fn bootstrap_admin(store: &Store, data_dir: &std::path::Path) -> Result<()> {
     if auth::user_count(store).context("counting users")? > 0 {
+        // A password changed while the node was down (CLI) retires the file here.
+        auth::retire_bootstrap_password(store, data_dir)
+            .context("checking the bootstrap password")?;
         return Ok(());
     }
     let password: String = {
@@ -41,7 +44,7 @@ fn bootstrap_admin(store: &Store, data_dir: &std::path::Path) -> Result<()> {
             .collect()
     };
     auth::add_user(store, "admin", Role::Admin, &password).context("creating the admin user")?;
-    let path = data_dir.join("initial-admin-password");
+    let path = data_dir.join(auth::BOOTSTRAP_PASSWORD_FILE);
     // 0600 from creation: there is no moment in which others could read it. A file left from
     // a database that no longer exists is stale.
     let _ = std::fs::remove_file(&path);
@@ -136,8 +139,19 @@ fn bound_allocator() {
     }
 }
 
+/// Everything the node creates (database, evidence, clips written by ffmpeg, logs of its own)
+/// is its owner's alone: people's faces and the audit trail are personal data.
+fn private_files() {
+    #[cfg(unix)]
+    // SAFETY: umask only sets the process's file-creation mask; it cannot fail.
+    unsafe {
+        libc::umask(0o077);
+    }
+}
+
 pub fn run(args: ServeArgs) -> Result<()> {
     bound_allocator();
+    private_files();
     let cfg = Config::load(&args.config)?;
     // Evidence encryption: a configured key that is missing or malformed stops start-up here.
     let evidence_key = crate::evidence::crypt::load_key(
@@ -188,7 +202,9 @@ pub fn run(args: ServeArgs) -> Result<()> {
             registry.clone(),
             cfg.api.clone(),
         )
-        .with_evidence_key(evidence_key);
+        .with_evidence_key(evidence_key)
+        .with_require_sealed(cfg.evidence.require_sealed())
+        .with_bootstrap_dir(data_dir.clone());
         let listener = tokio::net::TcpListener::bind(&addr)
             .await
             .with_context(|| format!("binding the API to {addr}"))?;

@@ -28,6 +28,18 @@ pub struct EvidenceConfig {
     /// Environment variable holding the key as 32 hex digits (e.g. `VIGIL_SM4_KEY`).
     #[serde(default)]
     pub key_env: Option<String>,
+    /// With `encrypt = "sm4"`, still serve evidence files that are not sealed (written before
+    /// encryption was turned on). Off by default: a plain file where a sealed one should be is
+    /// refused as tampered.
+    #[serde(default)]
+    pub allow_unsealed: bool,
+}
+
+impl EvidenceConfig {
+    /// Whether the API must refuse an unsealed evidence file.
+    pub fn require_sealed(&self) -> bool {
+        self.encrypt == Encrypt::Sm4 && !self.allow_unsealed
+    }
 }
 
 fn cfg_err(field: &str, reason: impl Into<String>) -> ConfigError {

@@ -62,10 +62,12 @@ pub fn write_mp4(
     let res = mux(&tmp, clip).and_then(|n| {
         // Sealed when evidence encryption is on (`[evidence] encrypt = "sm4"`).
         if let Some(key) = seal {
-            super::crypt::seal_file(key, &tmp).map_err(|e| EvidenceError::Io {
-                path: path.to_path_buf(),
-                reason: e.to_string(),
-            })?;
+            super::crypt::seal_file_for(key, &tmp, &super::crypt::context_of(path)).map_err(
+                |e| EvidenceError::Io {
+                    path: path.to_path_buf(),
+                    reason: e.to_string(),
+                },
+            )?;
         }
         // Durable before it becomes visible under the final name.
         std::fs::File::open(&tmp)

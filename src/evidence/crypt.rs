@@ -8,7 +8,7 @@
 //! File layout (integers big-endian):
 //!
 //! ```text
-//! header  32 B   "VGL-SM4" | version (1) | key id (8 B) | IV (16 B)
+//! header  32 B   "VGL-SM4" | version (2) | key id (8 B) | IV (16 B)
 //! chunk i        ciphertext of plaintext bytes [i·64 KiB, (i+1)·64 KiB) | tag (32 B)
 //! ```
 //!
@@ -17,7 +17,11 @@
 //!   chunks it touches. Every file has its own random IV, so keystreams never repeat across
 //!   files under one key (2^-64 collision odds after 2^32 files).
 //! - Integrity: each chunk carries an HMAC-SM3 tag over
-//!   `header | chunk index (u64) | final flag (u8) | ciphertext`. Per-chunk tags (rather than one
+//!   `header | context length (u32) | context | chunk index (u64) | final flag (u8) | ciphertext`,
+//!   where the context is where the file belongs: `<camera>/<event folder>/<file>` (the last
+//!   three components of its path; event folders are unique for the life of a data directory).
+//!   A sealed file copied over another event's file, or renamed, fails its first tag even when
+//!   someone also rewrote the index's SHA-256. Version 1 files (no context) stay readable. Per-chunk tags (rather than one
 //!   tag over the whole file) let every read be verified, Range reads included, at the cost of
 //!   32 bytes per 64 KiB (0.05 %) and reading at most one extra partial chunk at each end of a
 //!   range. The header binds the IV and key id, the index stops chunks being reordered or moved
@@ -45,7 +49,9 @@ type HmacSm3 = Hmac<Sm3>;
 /// File magic: the first 7 bytes of every sealed file.
 pub const MAGIC: &[u8; 7] = b"VGL-SM4";
 /// Format version written after the magic.
-pub const VERSION: u8 = 1;
+pub const VERSION: u8 = 2;
+/// The first format, without the context in its tags; still opened.
+const VERSION_1: u8 = 1;
 /// Header length in bytes.
 pub const HEADER_LEN: u64 = 32;
 /// Plaintext bytes per authenticated chunk.
@@ -65,7 +71,7 @@ pub enum CryptError {
     Version(u8),
     #[error("evidence was encrypted with a different key")]
     WrongKey,
-    #[error("evidence integrity check failed at chunk {0} (tampered or truncated)")]
+    #[error("evidence integrity check failed at chunk {0} (tampered, truncated or moved from another event)")]
     Tampered(u64),
     #[error("malformed encrypted evidence: {0}")]
     Malformed(String),
@@ -147,10 +153,14 @@ impl EvidenceKey {
         Sm4Ctr::new(&self.enc.into(), iv.into())
     }
 
-    fn tag(&self, header: &[u8; 32], index: u64, last: bool, ct: &[u8]) -> HmacSm3 {
+    fn tag(&self, header: &[u8; 32], ctx: &[u8], index: u64, last: bool, ct: &[u8]) -> HmacSm3 {
         let mut m =
             <HmacSm3 as Mac>::new_from_slice(&self.mac).expect("HMAC accepts any key length");
         m.update(header);
+        if header[7] != VERSION_1 {
+            m.update(&(ctx.len() as u32).to_be_bytes());
+            m.update(ctx);
+        }
         m.update(&index.to_be_bytes());
         m.update(&[last as u8]);
         m.update(ct);
@@ -205,6 +215,19 @@ pub fn load_key(
 
 // ---------- sealing ----------
 
+/// Where a file at `path` belongs, as bound into its tags: the last three path components
+/// (`<camera>/<event folder>/<file>`), `/`-joined, so the binding survives moving the whole
+/// evidence tree but not moving a file between events.
+pub fn context_of(path: &Path) -> String {
+    let parts: Vec<String> = path
+        .components()
+        .rev()
+        .take(3)
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    parts.into_iter().rev().collect::<Vec<_>>().join("/")
+}
+
 fn header(key: &EvidenceKey, iv: &[u8; 16]) -> [u8; 32] {
     let mut h = [0u8; 32];
     h[..7].copy_from_slice(MAGIC);
@@ -232,13 +255,14 @@ struct Sealer<W: Write> {
     out: W,
     key: Arc<EvidenceKey>,
     header: [u8; 32],
+    ctx: Vec<u8>,
     cipher: Sm4Ctr,
     buf: Vec<u8>,
     index: u64,
 }
 
 impl<W: Write> Sealer<W> {
-    fn new(mut out: W, key: Arc<EvidenceKey>) -> std::io::Result<Self> {
+    fn new(mut out: W, key: Arc<EvidenceKey>, ctx: &str) -> std::io::Result<Self> {
         let iv = random_iv();
         let header = header(&key, &iv);
         out.write_all(&header)?;
@@ -247,6 +271,7 @@ impl<W: Write> Sealer<W> {
             out,
             key,
             header,
+            ctx: ctx.as_bytes().to_vec(),
             cipher,
             buf: Vec::with_capacity(CHUNK as usize),
             index: 0,
@@ -257,7 +282,7 @@ impl<W: Write> Sealer<W> {
         self.cipher.apply_keystream(&mut self.buf);
         let tag = self
             .key
-            .tag(&self.header, self.index, last, &self.buf)
+            .tag(&self.header, &self.ctx, self.index, last, &self.buf)
             .finalize()
             .into_bytes();
         self.out.write_all(&self.buf)?;
@@ -287,10 +312,15 @@ impl<W: Write> Sealer<W> {
     }
 }
 
-/// Seal `plain` in memory.
+/// Seal `plain` in memory with an empty context (see [`seal_for`]).
 pub fn seal(key: &Arc<EvidenceKey>, plain: &[u8]) -> Vec<u8> {
+    seal_for(key, "", plain)
+}
+
+/// Seal `plain` in memory for the place `ctx` ([`context_of`] the file's final path).
+pub fn seal_for(key: &Arc<EvidenceKey>, ctx: &str, plain: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(sealed_len(plain.len() as u64) as usize);
-    let res = Sealer::new(&mut out, key.clone())
+    let res = Sealer::new(&mut out, key.clone(), ctx)
         .and_then(|mut s| s.write(plain).map(|_| s))
         .and_then(|s| s.finish());
     // Writing into a Vec cannot fail.
@@ -298,16 +328,22 @@ pub fn seal(key: &Arc<EvidenceKey>, plain: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Seal the file at `path` in place: written to a sibling temporary file, synced, renamed over.
+/// Seal the file at `path` in place for its own place ([`context_of`] `path`).
 pub fn seal_file(key: &Arc<EvidenceKey>, path: &Path) -> Result<(), CryptError> {
+    seal_file_for(key, path, &context_of(path))
+}
+
+/// Seal the file at `path` in place: written to a sibling temporary file (owner-only), synced,
+/// renamed over. `ctx` is the context of the name it will be published under.
+pub fn seal_file_for(key: &Arc<EvidenceKey>, path: &Path, ctx: &str) -> Result<(), CryptError> {
     let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
     tmp_name.push(".sealing");
     let tmp = path.with_file_name(tmp_name);
     let res = (|| -> Result<(), CryptError> {
         let mut src = std::fs::File::open(path).map_err(CryptError::io(path))?;
-        let dst = std::fs::File::create(&tmp).map_err(CryptError::io(&tmp))?;
-        let mut s =
-            Sealer::new(std::io::BufWriter::new(dst), key.clone()).map_err(CryptError::io(&tmp))?;
+        let dst = super::private_file(&tmp).map_err(CryptError::io(&tmp))?;
+        let mut s = Sealer::new(std::io::BufWriter::new(dst), key.clone(), ctx)
+            .map_err(CryptError::io(&tmp))?;
         let mut buf = vec![0u8; CHUNK as usize];
         loop {
             let n = src.read(&mut buf).map_err(CryptError::io(path))?;
@@ -335,6 +371,7 @@ pub fn seal_file(key: &Arc<EvidenceKey>, path: &Path) -> Result<(), CryptError> 
 #[derive(Debug)]
 pub struct Sealed {
     header: [u8; 32],
+    ctx: Vec<u8>,
     key: Arc<EvidenceKey>,
     plain_len: u64,
     chunks: u64,
@@ -346,11 +383,21 @@ pub fn is_sealed(bytes: &[u8]) -> bool {
 }
 
 impl Sealed {
-    /// Look at the start of `r`: `Ok(None)` for a plaintext file, otherwise the layout, opened
-    /// with `key` (`None`: a sealed file is an error, [`CryptError::NoKey`]).
+    /// [`Sealed::detect_for`] with an empty context (files sealed with [`seal`]).
     pub fn detect_with<R: Read + Seek>(
         r: &mut R,
         key: Option<Arc<EvidenceKey>>,
+    ) -> Result<Option<Sealed>, CryptError> {
+        Self::detect_for(r, key, "")
+    }
+
+    /// Look at the start of `r`: `Ok(None)` for a plaintext file, otherwise the layout, opened
+    /// with `key` (`None`: a sealed file is an error, [`CryptError::NoKey`]) for the place
+    /// `ctx`; a file sealed for another place fails its first tag on read.
+    pub fn detect_for<R: Read + Seek>(
+        r: &mut R,
+        key: Option<Arc<EvidenceKey>>,
+        ctx: &str,
     ) -> Result<Option<Sealed>, CryptError> {
         let io = CryptError::io(Path::new("<evidence>"));
         let file_len = r.seek(SeekFrom::End(0)).map_err(&io)?;
@@ -370,7 +417,7 @@ impl Sealed {
         if got < header.len() {
             return Err(CryptError::Malformed("short header".into()));
         }
-        if header[7] != VERSION {
+        if header[7] != VERSION && header[7] != VERSION_1 {
             return Err(CryptError::Version(header[7]));
         }
         let key = key.ok_or(CryptError::NoKey)?;
@@ -397,6 +444,7 @@ impl Sealed {
         };
         Ok(Some(Sealed {
             header,
+            ctx: ctx.as_bytes().to_vec(),
             key,
             plain_len,
             chunks,
@@ -451,7 +499,7 @@ impl Sealed {
             r.read_exact(&mut ct).map_err(&io)?;
             r.read_exact(&mut tag).map_err(&io)?;
             self.key
-                .tag(&self.header, i, i + 1 == self.chunks, &ct)
+                .tag(&self.header, &self.ctx, i, i + 1 == self.chunks, &ct)
                 .verify_slice(&tag)
                 .map_err(|_| CryptError::Tampered(i))?;
             let mut iv = [0u8; 16];
@@ -485,18 +533,23 @@ impl Sealed {
     }
 }
 
-/// Open sealed bytes in memory with `key` (whole-file verification).
+/// Open sealed bytes in memory with `key` and an empty context (whole-file verification).
 pub fn open(key: &Arc<EvidenceKey>, sealed: &[u8]) -> Result<Vec<u8>, CryptError> {
+    open_for(key, "", sealed)
+}
+
+/// Open sealed bytes in memory for the place `ctx` (whole-file verification).
+pub fn open_for(key: &Arc<EvidenceKey>, ctx: &str, sealed: &[u8]) -> Result<Vec<u8>, CryptError> {
     let mut c = std::io::Cursor::new(sealed);
-    let s = Sealed::detect_with(&mut c, Some(key.clone()))?.ok_or(CryptError::NotSealed)?;
+    let s = Sealed::detect_for(&mut c, Some(key.clone()), ctx)?.ok_or(CryptError::NotSealed)?;
     s.read_all(&mut c)
 }
 
-/// Read a whole evidence file as plaintext: sealed files are opened with `key`, plaintext files
-/// are returned as they are.
+/// Read a whole evidence file as plaintext: sealed files are opened with `key` for the place
+/// they are at ([`context_of`] `path`), plaintext files are returned as they are.
 pub fn read_evidence(path: &Path, key: Option<Arc<EvidenceKey>>) -> Result<Vec<u8>, CryptError> {
     let mut f = std::fs::File::open(path).map_err(CryptError::io(path))?;
-    match Sealed::detect_with(&mut f, key)? {
+    match Sealed::detect_for(&mut f, key, &context_of(path))? {
         Some(s) => s.read_all(&mut f),
         None => std::fs::read(path).map_err(CryptError::io(path)),
     }

@@ -252,7 +252,7 @@ pub fn save_picture(
     }
     // Sealed when evidence encryption is on (`[evidence] encrypt = "sm4"`).
     let buf = match seal {
-        Some(key) => super::crypt::seal(key, &buf),
+        Some(key) => super::crypt::seal_for(key, &super::crypt::context_of(path), &buf),
         None => buf,
     };
     super::write_atomic(path, &buf)?;

@@ -32,7 +32,7 @@ pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<(), Evidence
     let tmp = path.with_extension("part");
     let res = (|| {
         use std::io::Write;
-        let mut f = std::fs::File::create(&tmp)?;
+        let mut f = private_file(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
         Ok(())
@@ -43,6 +43,18 @@ pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<(), Evidence
         return Err(io(e));
     }
     Ok(())
+}
+
+/// Create (or truncate) a file only its owner can read: evidence shows people's faces.
+pub fn private_file(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    o.open(path)
 }
 
 /// Move a finished temporary file to its final name, refusing to replace an existing file
@@ -89,7 +101,13 @@ pub fn claim_event_dir(
             format!("{base}-{n}")
         };
         let dir = parent.join(name);
-        match std::fs::create_dir(&dir) {
+        let mut b = std::fs::DirBuilder::new();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            b.mode(0o700);
+        }
+        match b.create(&dir) {
             Ok(()) => return Ok(dir),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
             Err(e) => return Err(io(e)),

@@ -37,6 +37,10 @@ const RATE_WINDOW: Duration = Duration::from_secs(2);
 /// Test-only: milliseconds of sleep added to every frame's analysis, to make a camera fall
 /// behind its source on purpose (`tests/api.rs::a_camera_that_falls_behind_drops_frames`).
 pub const ANALYSIS_DELAY_ENV: &str = "VIGIL_TEST_ANALYSIS_DELAY_MS";
+/// Test setting `CAMERA:N`: that camera's analysis panics at its N-th frame after every
+/// (re)start, so a fault test can watch the supervisor in a real process while the other
+/// cameras keep running.
+pub const PANIC_CAMERA_ENV: &str = "VIGIL_TEST_PANIC_CAMERA";
 
 /// What a camera thread reports upward.
 #[derive(Clone, Debug)]
@@ -145,6 +149,7 @@ impl CameraProbe {
             analysed_fps: if online { l.analysed_fps } else { 0.0 },
             decode_errors: snap.decode_errors,
             reconnects: snap.reconnects,
+            restarts: l.restarts,
             last_frame_age_s: snap.last_frame_age_s,
             queue_depth: st.queue_depth,
             infer_ms: l.infer_ms,
@@ -236,6 +241,14 @@ impl Node {
         if !analysis_delay.is_zero() {
             tracing::warn!(delay = ?analysis_delay, "{ANALYSIS_DELAY_ENV} is set: every frame's analysis is slowed down (a test setting)");
         }
+        let panic_camera: Option<(String, u64)> =
+            std::env::var(PANIC_CAMERA_ENV).ok().and_then(|v| {
+                let (name, n) = v.rsplit_once(':')?;
+                Some((name.to_string(), n.parse().ok()?))
+            });
+        if let Some((name, n)) = &panic_camera {
+            tracing::warn!(camera = %name, frame = n, "{PANIC_CAMERA_ENV} is set: that camera's analysis panics (a test setting)");
+        }
         for cam in &cfg.cameras {
             let counters = Arc::new(Counters::default());
             let stages = Arc::new(StageCounters::default());
@@ -262,6 +275,10 @@ impl Node {
                 updates: Mutex::new(urx),
                 analysis_delay,
                 clock: crate::clock::system(),
+                panic_at: panic_camera
+                    .as_ref()
+                    .filter(|(name, _)| *name == cam.name)
+                    .map(|(_, n)| *n),
             };
             let thread = std::thread::Builder::new()
                 .name(format!("cam-{}", cam.name))
@@ -610,6 +627,8 @@ struct CameraContext {
     analysis_delay: Duration,
     /// Restart backoff, reconnect backoff and stall detection run on it.
     clock: Arc<dyn Clock>,
+    /// Test setting ([`PANIC_CAMERA_ENV`]): panic at this frame of every run.
+    panic_at: Option<u64>,
 }
 
 /// Event numbers stay unique across analytic rebuilds: a rebuilt analytic counts from 1
@@ -907,6 +926,7 @@ impl AnalysisStage<'_> {
         let ctx = self.ctx;
         let mut seen = inference_totals(&analytics);
         let mut last_thumb: Option<Instant> = None;
+        let mut run_frames = 0u64;
         while let Some(frame) = frames.recv() {
             // New analytic settings from a reload: close the old analytics' open events (their
             // clips are still cut with the full post-roll), then continue with the new ones.
@@ -925,6 +945,10 @@ impl AnalysisStage<'_> {
             }
             #[cfg(test)]
             tests::maybe_panic(&ctx.cam.name);
+            run_frames += 1;
+            if ctx.panic_at == Some(run_frames) {
+                panic!("{PANIC_CAMERA_ENV}: injected panic at frame {run_frames}");
+            }
             let t0 = Instant::now();
             let mut ups = Vec::new();
             for a in analytics.iter_mut() {

@@ -23,6 +23,9 @@ pub struct CameraStatus {
     pub analysed_fps: f64,
     pub decode_errors: u64,
     pub reconnects: u64,
+    /// Times the camera's thread panicked and was restarted by the supervisor.
+    #[serde(default)]
+    pub restarts: u64,
     /// Seconds since the last decoded frame (`None` before the first).
     pub last_frame_age_s: Option<f64>,
     /// Frames waiting for analysis now (bounded; a full queue drops frames).

@@ -335,3 +335,44 @@ test('health board, English switch, and a phone-sized screen', async () => {
   assert.deepEqual(page.errors, []);
   await page.close();
 });
+
+test('accounts: an admin disables and re-enables a user; an operator changes their own password', async () => {
+  const [AD_USER, AD_PASS] = (process.env.VIGIL_ADMIN || 'admin:').split(/:(.*)/s);
+  const page = await freshPage();
+  await login(page, AD_USER, AD_PASS);
+  await page.click('#tab-accounts');
+  await page.waitForSelector(`#users-body tr[data-user="${VW_USER}"]`);
+  const names = await page.$$eval('#users-body tr', (trs) => trs.map((tr) => tr.dataset.user));
+  assert.ok(names.includes(OP_USER) && names.includes(AD_USER), names.join(','));
+  // Disable the viewer: the row says so and the viewer can no longer log in.
+  await page.click(`#users-body tr[data-user="${VW_USER}"] .u-disable`);
+  await page.waitForSelector(`#users-body tr[data-user="${VW_USER}"] .u-disabled`);
+  const refused = await page.evaluate(async ([u, p]) => {
+    const r = await fetch('/api/v1/auth/login', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ name: u, password: p }) });
+    return r.status;
+  }, [VW_USER, VW_PASS]);
+  assert.equal(refused, 401, 'a disabled user logged in');
+  await page.click(`#users-body tr[data-user="${VW_USER}"] .u-enable`);
+  await page.waitForSelector(`#users-body tr[data-user="${VW_USER}"] .u-disable`);
+  await page.screenshot({ path: path.join(SHOTS, 'accounts-admin.png') });
+  assert.deepEqual(page.errors, []);
+  await page.close();
+
+  // The operator changes their password and keeps working on the fresh session.
+  const op = await freshPage();
+  await login(op, OP_USER, OP_PASS);
+  await op.click('#tab-accounts');
+  assert.equal(await op.isVisible('#users-admin'), false, 'user administration is for admins');
+  await op.fill('#pw-current', OP_PASS);
+  await op.fill('#pw-new', OP_PASS + '-2');
+  await op.click('#pw-form button[type="submit"]');
+  await op.waitForFunction(() => /密码已修改/.test(document.querySelector('#pw-msg').textContent));
+  const st = await op.evaluate(async () => {
+    const tok = JSON.parse(sessionStorage.getItem('vigil.session')).token;
+    return (await fetch('/api/v1/events', { headers: { Authorization: 'Bearer ' + tok } })).status;
+  });
+  assert.equal(st, 200, 'the console continues on the new session');
+  assert.equal(await op.isVisible('#main-view'), true);
+  assert.deepEqual(op.errors, []);
+  await op.close();
+});

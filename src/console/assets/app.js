@@ -35,6 +35,7 @@
     document.documentElement.lang = st.lang === 'zh' ? 'zh-CN' : 'en';
     document.title = t('app_title');
     for (const el of document.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
+    for (const el of document.querySelectorAll('[data-i18n-placeholder]')) el.placeholder = t(el.dataset.i18nPlaceholder);
     $('d-note').placeholder = t('note_placeholder');
     renderMute();
     renderWho();
@@ -42,6 +43,7 @@
     renderList();
     if (st.selected) renderDetail(st.events.get(st.selected));
     if (st.view === 'cameras') renderBoard();
+    if (st.view === 'accounts') renderUsers();
     renderLive();
   }
   function setLang(l) {
@@ -809,21 +811,136 @@
     );
   }
 
+  // ---------- accounts ----------
+  // Every change is made and audited by the server, which also revokes the user's tokens; the
+  // console only shows the result.
+  async function changeOwnPassword(ev) {
+    ev.preventDefault();
+    const msg = $('pw-msg');
+    msg.textContent = '';
+    try {
+      const r = await api('/auth/password', {
+        method: 'POST',
+        body: { current_password: $('pw-current').value, new_password: $('pw-new').value },
+        noLogout: true
+      });
+      // The old session was revoked with the others: continue on the fresh one.
+      saveSession(Object.assign({}, st.session, { token: r.token, expires_at: r.expires_at_ms || null }));
+      $('pw-current').value = '';
+      $('pw-new').value = '';
+      msg.textContent = t('password_changed');
+      stopStream();
+      startStream();
+    } catch (e) {
+      msg.textContent = e.message;
+    }
+  }
+  async function loadUsers() {
+    try {
+      const r = await api('/users');
+      st.users = (r && r.users) || [];
+      renderUsers();
+    } catch (e) {
+      $('users-msg').textContent = e.message;
+    }
+  }
+  function renderUsers() {
+    const body = $('users-body');
+    if (!body) return;
+    body.replaceChildren(
+      ...(st.users || []).map((u) => {
+        const tr = document.createElement('tr');
+        tr.dataset.user = u.name;
+        tr.appendChild(el('td', '', u.name));
+        const roleTd = document.createElement('td');
+        const sel = document.createElement('select');
+        sel.className = 'u-role';
+        for (const r of ['viewer', 'operator', 'admin']) {
+          const o = document.createElement('option');
+          o.value = r;
+          o.textContent = t('role_' + r);
+          o.selected = u.role === r;
+          sel.appendChild(o);
+        }
+        sel.addEventListener('change', () => userAction(u.name, 'role', sel.value));
+        roleTd.appendChild(sel);
+        tr.appendChild(roleTd);
+        tr.appendChild(el('td', u.disabled ? 'u-disabled' : '', u.disabled ? t('disabled') : t('enabled')));
+        tr.appendChild(el('td', '', String(u.active_tokens)));
+        const acts = document.createElement('td');
+        const btn = (key, fn) => {
+          const b = el('button', 'u-' + key, t(key));
+          b.type = 'button';
+          b.addEventListener('click', fn);
+          acts.appendChild(b);
+        };
+        btn(u.disabled ? 'enable' : 'disable', () => userAction(u.name, u.disabled ? 'enable' : 'disable'));
+        btn('reset_password', () => userAction(u.name, 'password'));
+        btn('revoke', () => userAction(u.name, 'revoke'));
+        btn('delete', () => userAction(u.name, 'delete'));
+        tr.appendChild(acts);
+        return tr;
+      })
+    );
+  }
+  async function userAction(name, what, value) {
+    const msg = $('users-msg');
+    msg.textContent = '';
+    const path = '/users/' + encodeURIComponent(name);
+    try {
+      let r;
+      if (what === 'role') r = await api(path, { method: 'PATCH', body: { role: value } });
+      else if (what === 'disable' || what === 'enable') r = await api(path, { method: 'PATCH', body: { disabled: what === 'disable' } });
+      else if (what === 'revoke') r = await api(path + '/revoke_tokens', { method: 'POST' });
+      else if (what === 'delete') {
+        if (!window.confirm(t('confirm_delete', { name }))) return;
+        r = await api(path, { method: 'DELETE' });
+      } else if (what === 'password') {
+        const pw = window.prompt(t('prompt_password', { name }));
+        if (!pw) return;
+        r = await api(path + '/password', { method: 'PUT', body: { password: pw } });
+      }
+      msg.textContent = t('done_revoked', { name, n: r ? r.tokens_revoked : 0 });
+    } catch (e) {
+      msg.textContent = e.message;
+    }
+    loadUsers();
+  }
+  async function addUser(ev) {
+    ev.preventDefault();
+    const msg = $('users-msg');
+    const name = $('ua-name').value.trim();
+    try {
+      await api('/users', { method: 'POST', body: { name, role: $('ua-role').value, password: $('ua-pass').value } });
+      $('ua-name').value = '';
+      $('ua-pass').value = '';
+      msg.textContent = t('user_added', { name });
+    } catch (e) {
+      msg.textContent = e.message;
+    }
+    loadUsers();
+  }
+
   // ---------- views and routing ----------
   function route() {
     if (!st.session) return;
     const h = location.hash || '#/alarms';
     const m = /^#\/alarms\/(.+)$/.exec(h);
-    const view = h.startsWith('#/cameras') ? 'cameras' : 'alarms';
+    const view = h.startsWith('#/cameras') ? 'cameras' : h.startsWith('#/accounts') ? 'accounts' : 'alarms';
     st.view = view;
     document.body.dataset.view = view;
     $('alarms-view').hidden = view !== 'alarms';
     $('cameras-view').hidden = view !== 'cameras';
+    $('accounts-view').hidden = view !== 'accounts';
+    $('tab-accounts').classList.toggle('active', view === 'accounts');
     $('tab-alarms').classList.toggle('active', view === 'alarms');
     $('tab-cameras').classList.toggle('active', view === 'cameras');
     if (st.camTimer) clearInterval(st.camTimer);
     st.camTimer = null;
-    if (view === 'cameras') {
+    if (view === 'accounts') {
+      $('users-admin').hidden = st.session.role !== 'admin';
+      if (st.session.role === 'admin') loadUsers();
+    } else if (view === 'cameras') {
       renderBoard();
       loadCameras();
       st.camTimer = setInterval(loadCameras, 10000);
@@ -919,6 +1036,8 @@
     $('d-false').addEventListener('click', () => act('false'));
     $('d-add-note').addEventListener('click', () => act('note'));
     $('cams-refresh').addEventListener('click', loadCameras);
+    $('pw-form').addEventListener('submit', changeOwnPassword);
+    $('user-add').addEventListener('submit', addUser);
     window.addEventListener('hashchange', route);
   }
 
