@@ -4,17 +4,16 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 mod common;
 
-use vigil::api::{
-    commit_update, router, ApiConfig, AppState, CameraStatus, EventBus, EventIds, SharedCameras,
-    WebhookConfig,
-};
+use vigil::api::{router, AppState};
 use vigil::audit;
 use vigil::auth::{self, Role};
+use vigil::config::service::{ApiConfig, WebhookConfig};
 use vigil::events::{Event, EventKind, EventUpdate, Phase};
+use vigil::service::{commit_update, CameraStatus, EventBus, EventIds, SharedCameras};
 use vigil::store::{EvidenceKind, HealthSample, Store};
 
 struct Headers(Vec<(String, String)>);
@@ -39,7 +38,7 @@ struct Node {
     agent: ureq::Agent,
 }
 
-use common::agent;
+use common::{agent, json, wait_until};
 
 impl Node {
     fn start() -> Node {
@@ -65,16 +64,7 @@ impl Node {
             ..ApiConfig::default()
         };
         let state = AppState::new(store.clone(), bus.clone(), Arc::new(cams.clone()), cfg);
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let listener = rt
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .unwrap();
-        let base = format!("http://{}/api/v1", listener.local_addr().unwrap());
-        rt.spawn(async move { axum::serve(listener, router(state)).await });
+        let (rt, base) = common::serve_api(state, 2);
         let mut node = Node {
             _rt: rt,
             base,
@@ -166,11 +156,6 @@ impl Node {
         };
         commit_update(&self.store, &self.bus, ids, &upd).unwrap()
     }
-}
-
-fn json(b: &[u8]) -> serde_json::Value {
-    serde_json::from_slice(b)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(b)))
 }
 
 fn err_code(b: &[u8]) -> String {
@@ -538,7 +523,7 @@ fn camera_thumbnails_and_states() {
     };
     n.cams.set_thumbnail(
         "east",
-        vigil::api::Thumbnail {
+        vigil::service::Thumbnail {
             jpeg: Arc::new(jpeg.clone()),
             at_ms: 1_700_000_000_123,
             width: 32,
@@ -565,7 +550,7 @@ fn camera_thumbnails_and_states() {
     assert_eq!((s, b.len()), (200, jpeg.len()));
     // Names outside ASCII are percent-encoded in the URL and found again.
     assert_eq!(
-        vigil::api::thumbnail_path("东楼-3"),
+        vigil::service::thumbnail_path("东楼-3"),
         "/api/v1/cameras/%E4%B8%9C%E6%A5%BC-3/thumbnail.jpg"
     );
     // A reconnecting camera says so, apart from offline.
@@ -974,15 +959,6 @@ fn start_receiver(rt: &tokio::runtime::Runtime, port: u16, secret: &'static str)
         .unwrap();
     rt.spawn(async move { axum::serve(l, app).await });
     got
-}
-
-fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
-    // Hang guard only.
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while !f() {
-        assert!(Instant::now() < deadline, "gave up waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[test]

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const VIGIL: &str = env!("CARGO_BIN_EXE_vigil");
+use common::VIGIL;
 
 fn vigil(args: &[&str]) -> std::process::Output {
     Command::new(VIGIL)
@@ -17,29 +17,10 @@ fn vigil(args: &[&str]) -> std::process::Output {
         .expect("run vigil")
 }
 
+/// `vigil synth facade` (the shared helper), with the config file it writes next to the clip.
 fn synth_facade(dir: &Path, name: &str, seed: u64, extra: &[&str]) -> (PathBuf, PathBuf) {
-    let seed = seed.to_string();
-    let mut args = vec![
-        "synth",
-        "facade",
-        "--seed",
-        &seed,
-        "--out",
-        dir.to_str().expect("utf-8"),
-        "--name",
-        name,
-    ];
-    args.extend_from_slice(extra);
-    let out = vigil(&args);
-    assert!(
-        out.status.success(),
-        "synth failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (
-        dir.join(format!("{name}.mp4")),
-        dir.join(format!("{name}.toml")),
-    )
+    let clip = common::synth_facade(dir, name, seed, extra);
+    (clip, dir.join(format!("{name}.toml")))
 }
 
 #[test]

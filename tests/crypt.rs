@@ -2,6 +2,8 @@
 //! wrong-key detection), the config, and the serve path end to end: clips and pictures sealed
 //! where they are written, then downloaded decrypted through the real HTTP API with Range.
 
+mod common;
+
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -9,13 +11,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rand::{Rng, SeedableRng};
-use vigil::api::{commit_update, router, ApiConfig, AppState, EventBus, EventIds, SharedCameras};
+use vigil::api::AppState;
 use vigil::auth::{self, Role};
+use vigil::config::service::ApiConfig;
 use vigil::config::{Config, EvidenceConfig};
 use vigil::events::{Event, EventKind, EventUpdate, Phase};
 use vigil::evidence::crypt::{
     self, sealed_len, CryptError, EvidenceKey, Sealed, CHUNK, HEADER_LEN, TAG_LEN,
 };
+use vigil::service::{commit_update, EventBus, EventIds, SharedCameras};
 use vigil::store::{EvidenceKind, Store};
 
 const KEY_HEX: &str = "0123456789abcdeffedcba9876543210";
@@ -249,7 +253,7 @@ fn serve_with_missing_key_fails_at_start_up() {
         "[node]\ndata_dir = \"data\"\n[evidence]\nencrypt = \"sm4\"\nkey_file = \"missing.key\"\n",
     )
     .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_vigil"))
+    let out = Command::new(common::VIGIL)
         .args(["serve", "--addr", "127.0.0.1:0", "--config"])
         .arg(&cfg)
         .output()
@@ -313,16 +317,7 @@ impl Api {
         )
         .with_evidence_key(key)
         .with_require_sealed(require_sealed);
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let listener = rt
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .unwrap();
-        let base = format!("http://{}/api/v1", listener.local_addr().unwrap());
-        rt.spawn(async move { axum::serve(listener, router(state)).await });
+        let (rt, base) = common::serve_api(state, 1);
         let agent = ureq::AgentBuilder::new()
             .timeout_read(Duration::from_secs(60))
             .build();

@@ -15,9 +15,9 @@ use std::time::{Duration, Instant};
 
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use tokio::sync::mpsc;
-use vigil::api::{commit_update, CameraStatus, EventBus, EventIds, SharedCameras};
 use vigil::events::{Event as VEvent, EventKind, EventUpdate, Phase};
 use vigil::push::mqtt::{self, MqttConfig};
+use vigil::service::{commit_update, CameraStatus, EventBus, EventIds, SharedCameras};
 use vigil::store::Store;
 
 fn mosquitto_bin() -> Option<PathBuf> {
@@ -40,7 +40,7 @@ macro_rules! need_broker {
     };
 }
 
-use common::free_port;
+use common::{free_port, json};
 
 struct Broker {
     child: Child,
@@ -179,10 +179,6 @@ fn event_update(seq: u64, phase: Phase) -> EventUpdate {
     }
 }
 
-fn json(b: &[u8]) -> serde_json::Value {
-    serde_json::from_slice(b).unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", b))
-}
-
 const T: Duration = Duration::from_secs(15);
 
 /// Poll `cond` until it holds (panics after [`T`]).
@@ -298,7 +294,7 @@ async fn serve_process_last_will_and_graceful_offline() {
     .unwrap();
     let mut sub = Sub::start(broker.port, "vigil/lwt-node/status").await;
     let spawn = || {
-        Command::new(env!("CARGO_BIN_EXE_vigil"))
+        Command::new(common::VIGIL)
             .args(["serve", "--addr", "127.0.0.1:0", "--config"])
             .arg(&cfg)
             .env("VIGIL_LOG", "info")

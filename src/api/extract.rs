@@ -17,9 +17,7 @@ pub(crate) type ApiResult<T> = Result<T, ApiError>;
 pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> ApiResult<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| ApiError::internal(format!("worker failed: {e}")))?
+    crate::service::blocking(f, ApiError::internal).await
 }
 
 /// Check a permission; refusals are audited.

@@ -34,17 +34,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-pub use crate::config::service::{ApiConfig, RetentionConfig, ServiceConfig, WebhookConfig};
 pub use error::{ApiError, ErrorBody};
 pub use evidence::{parse_range, ByteRange};
 pub use openapi::openapi_document;
 pub use router::router;
 
-// The service's types the API serves, under their old paths too.
-pub use crate::service::{
-    commit_update, spawn_health_sampler, thumbnail_path, CameraRegistry, CameraStatus,
-    ConfigReloader, EventBus, EventIds, EventNotice, Metrics, SharedCameras, Thumbnail,
-};
+use crate::config::service::ApiConfig;
+use crate::service::{CameraRegistry, ConfigReloader, EventBus};
 use crate::store::Store;
 
 /// Everything the handlers need.

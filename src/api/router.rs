@@ -200,7 +200,7 @@ mod tests {
             store,
             EventBus::new(16),
             Arc::new(SharedCameras::default()),
-            crate::api::ApiConfig::default(),
+            crate::config::service::ApiConfig::default(),
         );
         let r = router(state);
         let doc = documented();

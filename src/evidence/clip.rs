@@ -134,15 +134,7 @@ fn mux(tmp: &Path, clip: &ClipPackets) -> Result<usize, EvidenceError> {
     let mut fixed;
     let mut packets = &clip.packets;
     if clip.params.id() == ff::codec::Id::H264 && clip.packets.first().is_some_and(|p| p.is_key()) {
-        // SAFETY: extradata is `extradata_size` bytes when non-null.
-        let extra = unsafe {
-            let p = &*clip.params.as_ptr();
-            if p.extradata.is_null() || p.extradata_size <= 0 {
-                &[][..]
-            } else {
-                std::slice::from_raw_parts(p.extradata, p.extradata_size as usize)
-            }
-        };
+        let extra = crate::ingest::ring::extradata(&clip.params);
         fixed = clip.packets.clone();
         let n = h264::drop_missing_ref_mmcos(extra, &mut fixed);
         if n > 0 {

@@ -3,12 +3,13 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::counters::Counters;
 use super::ring::PacketRing;
 use super::source::{is_network_url, redact_url, IngestOptions, MediaSource, StreamInfo};
 use super::IngestError;
+use crate::clock::Clock;
 use crate::frame::Frame;
 
 #[derive(Clone, Debug)]
@@ -52,6 +53,8 @@ pub struct LiveSource {
     frame_dur_s: f64,
     /// The ring of the pass that just ended, for the next pass of a looping file.
     loop_ring: Option<PacketRing>,
+    /// Backoff waits and stall detection run on it.
+    clock: Arc<dyn Clock>,
 }
 
 impl LiveSource {
@@ -76,7 +79,14 @@ impl LiveSource {
             last_pts_s: None,
             frame_dur_s: 0.04,
             loop_ring: None,
+            clock: crate::clock::system(),
         }
+    }
+
+    /// Wait out backoffs and detect stalls on `clock` instead of the real one.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     fn stopped(&self) -> IngestError {
@@ -151,6 +161,7 @@ impl LiveSource {
         if let Some(ring) = self.loop_ring.take() {
             s.continue_ring(ring);
         }
+        s.set_clock(self.clock.clone());
         s.set_stall_timeout(Some(self.live.stall_timeout_s));
         tracing::info!(source = %self.shown, offset_s = offset, "connected");
         self.src = Some(s);
@@ -165,16 +176,16 @@ impl LiveSource {
         let wait = self.backoff_s;
         tracing::warn!(source = %self.shown, error = %why, retry_in_s = wait, "source lost; reconnecting");
         self.backoff_s = (self.backoff_s * 2.0).min(self.live.reconnect_max_s.max(BACKOFF_START_S));
-        let until = Instant::now() + Duration::from_secs_f64(wait);
+        let until = self.clock.now() + Duration::from_secs_f64(wait);
         loop {
             if self.stop.load(Ordering::Relaxed) {
                 return Err(self.stopped());
             }
-            let left = until.saturating_duration_since(Instant::now());
+            let left = until.saturating_duration_since(self.clock.now());
             if left.is_zero() {
                 return Ok(());
             }
-            std::thread::sleep(left.min(STOP_POLL));
+            self.clock.sleep(left.min(STOP_POLL));
         }
     }
 
@@ -205,23 +216,77 @@ mod tests {
         assert_send::<LiveSource>();
     }
 
+    /// Reconnect backoff on simulated time: 0.5 s, doubling, capped at `reconnect_max_s`;
+    /// each retry waits its full backoff and not longer. No real seconds pass.
+    #[test]
+    fn backoff_doubles_to_its_cap_on_simulated_time() {
+        use crate::clock::ManualClock;
+        let clock = Arc::new(ManualClock::new());
+        let stop = Arc::new(AtomicBool::new(false));
+        let counters = Arc::new(Counters::default());
+        let mut s = LiveSource::new(
+            "/nonexistent/vigil-test.mp4",
+            IngestOptions::default(),
+            LiveOptions {
+                reconnect_max_s: 2.0,
+                ..LiveOptions::default()
+            },
+            counters.clone(),
+            stop.clone(),
+        )
+        .with_clock(clock.clone());
+        let t = std::thread::spawn(move || s.next_frame());
+        let reconnects = || counters.snapshot().reconnects;
+        let limit = Duration::from_secs(30);
+        let ms = Duration::from_millis;
+        // Each retry sleeps in steps of STOP_POLL (to look at `stop`): advance step by step,
+        // each step waking the sleeper, which sleeps again (the same wait, or the next one
+        // after a retry).
+        let wait_out = |d: Duration| {
+            let mut left = d;
+            while !left.is_zero() {
+                let n = clock.sleeps();
+                let step = left.min(STOP_POLL);
+                clock.advance(step);
+                left -= step;
+                assert!(clock.wait_for_sleep(n + 1, limit), "not waiting again");
+            }
+        };
+        assert!(clock.wait_for_sleep(1, limit));
+        assert_eq!(reconnects(), 1);
+        for (n, backoff) in [(2, 500), (3, 1000), (4, 2000), (5, 2000)] {
+            // Just short of the backoff: still waiting.
+            wait_out(ms(backoff - 100));
+            assert_eq!(reconnects(), n - 1, "retried early");
+            wait_out(ms(100));
+            assert_eq!(reconnects(), n, "after {backoff} ms");
+        }
+        assert_eq!(clock.elapsed(), ms(500 + 1000 + 2000 + 2000));
+        stop.store(true, Ordering::Relaxed);
+        clock.advance(STOP_POLL);
+        let r = t.join().unwrap();
+        assert!(matches!(r, Err(IngestError::Stopped { .. })), "{r:?}");
+    }
+
     #[test]
     fn stop_interrupts_backoff_for_missing_source() {
         let stop = Arc::new(AtomicBool::new(false));
         let counters = Arc::new(Counters::default());
+        let clock = Arc::new(crate::clock::ManualClock::new());
         let mut s = LiveSource::new(
             "/nonexistent/vigil-test.mp4",
             IngestOptions::default(),
             LiveOptions::default(),
             counters.clone(),
             stop.clone(),
-        );
+        )
+        .with_clock(clock.clone());
         let t = std::thread::spawn(move || s.next_frame());
-        // Wait until it has failed at least once, then stop it.
-        while counters.snapshot().reconnects == 0 {
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        // Wait until it has failed and is waiting out its backoff, then stop it.
+        assert!(clock.wait_for_sleepers(1, Duration::from_secs(30)));
+        assert_eq!(counters.snapshot().reconnects, 1);
         stop.store(true, Ordering::Relaxed);
+        clock.advance(STOP_POLL);
         let r = t.join().unwrap();
         assert!(matches!(r, Err(IngestError::Stopped { .. })), "{r:?}");
     }

@@ -176,23 +176,15 @@ impl PacketRing {
         if time_base != self.time_base {
             return false;
         }
-        // SAFETY: reading plain fields of two valid AVCodecParameters; extradata is
-        // `extradata_size` bytes when non-null.
-        unsafe {
+        // SAFETY: reading plain fields of two valid AVCodecParameters.
+        let same = unsafe {
             let (a, b) = (&*self.params.as_ptr(), &*params.as_ptr());
-            let extra = |p: &ffmpeg_next::ffi::AVCodecParameters| -> &[u8] {
-                if p.extradata.is_null() || p.extradata_size <= 0 {
-                    &[]
-                } else {
-                    std::slice::from_raw_parts(p.extradata, p.extradata_size as usize)
-                }
-            };
             a.codec_id == b.codec_id
                 && a.width == b.width
                 && a.height == b.height
                 && a.format == b.format
-                && extra(a) == extra(b)
-        }
+        };
+        same && extradata(&self.params) == extradata(params)
     }
 
     /// Decode timestamp (or pts) of the newest packet, in the ring's time base.
@@ -282,6 +274,21 @@ impl PacketRing {
 /// Whether decoding can start at keyframe `pkt` with no state from earlier packets. H.264: the
 /// access unit holds an IDR slice (NAL type 5). H.265: IDR or BLA (types 16..=20; a CRA, 21, is
 /// open-GOP). Packets in AVCC/HVCC (length-prefixed, as extradata says) or Annex B form.
+/// The codec's extradata (H.264/H.265 SPS/PPS in avcC/hvcC form); empty when there is none.
+/// The one place that reads it from FFmpeg's struct.
+pub fn extradata(params: &Parameters) -> &[u8] {
+    // SAFETY: `params` wraps a valid AVCodecParameters whose extradata, when non-null, is
+    // `extradata_size` bytes owned by it (so it lives as long as the borrow of `params`).
+    unsafe {
+        let p = &*params.as_ptr();
+        if p.extradata.is_null() || p.extradata_size <= 0 {
+            &[]
+        } else {
+            std::slice::from_raw_parts(p.extradata, p.extradata_size as usize)
+        }
+    }
+}
+
 /// Anything unparsable or another codec counts as clean, as before.
 pub(crate) fn is_clean_key(params: &Parameters, pkt: &Packet) -> bool {
     use ffmpeg_next::codec::Id;
@@ -293,15 +300,7 @@ pub(crate) fn is_clean_key(params: &Parameters, pkt: &Packet) -> bool {
     let Some(data) = pkt.data() else {
         return true;
     };
-    // SAFETY: extradata is `extradata_size` bytes when non-null.
-    let extra = unsafe {
-        let p = &*params.as_ptr();
-        if p.extradata.is_null() || p.extradata_size <= 0 {
-            &[][..]
-        } else {
-            std::slice::from_raw_parts(p.extradata, p.extradata_size as usize)
-        }
-    };
+    let extra = extradata(params);
     let nal_types = nal_unit_types(extra, data, hevc);
     if nal_types.is_empty() {
         return true;

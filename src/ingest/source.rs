@@ -14,6 +14,7 @@ use ffmpeg_next as ff;
 use super::counters::Counters;
 use super::ring::PacketRing;
 use super::IngestError;
+use crate::clock::Clock;
 use crate::frame::Frame;
 
 /// How a source is read and converted.
@@ -286,7 +287,9 @@ pub struct MediaSource {
     bad_reads: u32,
     pace: Option<(Instant, f64)>,
     stall_after: Option<Duration>,
+    /// When the last frame came out (stall detection), on `clock`.
     last_progress: Instant,
+    clock: Arc<dyn Clock>,
 }
 
 impl MediaSource {
@@ -443,6 +446,7 @@ impl MediaSource {
             pace: None,
             stall_after: None,
             last_progress: Instant::now(),
+            clock: crate::clock::system(),
         })
     }
 
@@ -508,14 +512,27 @@ impl MediaSource {
         self.stall_after = seconds
             .filter(|s| s.is_finite() && *s > 0.0)
             .map(Duration::from_secs_f64);
-        self.last_progress = Instant::now();
+        self.last_progress = self.clock.now();
+    }
+
+    /// Measure stall time on `clock` (tests use a simulated one). Restarts the stall timer.
+    pub fn set_clock(&mut self, clock: Arc<dyn Clock>) {
+        self.last_progress = clock.now();
+        self.clock = clock;
+    }
+
+    fn since_progress(&self) -> Duration {
+        self.clock
+            .now()
+            .saturating_duration_since(self.last_progress)
     }
 
     fn stalled(&self) -> Option<IngestError> {
         let st = self.stall_after?;
-        (self.last_progress.elapsed() > st).then(|| IngestError::Stalled {
+        let quiet = self.since_progress();
+        (quiet > st).then(|| IngestError::Stalled {
             source_name: self.url.clone(),
-            seconds: self.last_progress.elapsed().as_secs_f64(),
+            seconds: quiet.as_secs_f64(),
         })
     }
 
@@ -574,7 +591,7 @@ impl MediaSource {
         if self.is_network {
             let mut secs = self.opts.io_timeout_s;
             if let Some(st) = self.stall_after {
-                let left = st.saturating_sub(self.last_progress.elapsed());
+                let left = st.saturating_sub(self.since_progress());
                 secs = secs.min(left.as_secs_f64() + 0.05);
             }
             self.interrupt.arm(secs);
@@ -759,7 +776,7 @@ impl MediaSource {
         };
         self.index += 1;
         self.counters.mark_frame();
-        self.last_progress = Instant::now();
+        self.last_progress = self.clock.now();
         if self.opts.realtime && !self.is_network {
             self.pace(pts_s)?;
         }

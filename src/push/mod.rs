@@ -97,9 +97,7 @@ fn deliver(agent: &ureq::Agent, h: &WebhookConfig, n: &OutboxNotice) -> Result<(
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, StoreError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| StoreError::Invalid(format!("blocking task failed: {e}")))?
+    crate::service::blocking(f, StoreError::Invalid).await
 }
 
 /// Start one delivery task per valid webhook. Invalid configs are logged and skipped.

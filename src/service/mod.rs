@@ -27,3 +27,14 @@ pub use status::{
     thumbnail_path, CameraRegistry, CameraState, CameraStatus, ConfigReloader, ReloadError,
     ReloadReport, SharedCameras, Thumbnail,
 };
+
+/// Run blocking work (SQLite, files) off the async threads; a panic in it becomes the error
+/// `failed` makes of its message. The one helper of the API handlers and the push workers.
+pub async fn blocking<T: Send + 'static, E: Send + 'static>(
+    f: impl FnOnce() -> Result<T, E> + Send + 'static,
+    failed: impl FnOnce(String) -> E,
+) -> Result<T, E> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| failed(format!("blocking task failed: {e}")))?
+}

@@ -18,6 +18,7 @@ use super::actions::CameraActions;
 use super::queue::{frame_queue, FrameReceiver, Pushed, StageCounters, ANALYSIS_QUEUE_FRAMES};
 use super::status::{CameraState, CameraStatus, ReloadError, ReloadReport, Thumbnail};
 use crate::analytics::Analytic;
+use crate::clock::Clock;
 use crate::config::{CameraConfig, Config};
 use crate::events::{Event, EventUpdate, Phase};
 use crate::evidence::crypt::EvidenceKey;
@@ -111,6 +112,15 @@ pub fn camera_state(live: &CameraLive, snap: &CounterSnapshot) -> CameraState {
 struct CameraUpdate {
     generation: u64,
     analytics: Vec<Box<dyn Analytic>>,
+    /// What they were built from, for a camera thread restarted after a panic.
+    settings: Arc<Applied>,
+}
+
+/// The configuration a camera's analytics were last built from by a reload.
+struct Applied {
+    generation: u64,
+    cfg: Config,
+    cam: CameraConfig,
 }
 
 /// What the API and the status task may read about one camera (cheap to clone).
@@ -264,6 +274,7 @@ impl Node {
                 seal: seal.clone(),
                 updates: Mutex::new(urx),
                 analysis_delay,
+                clock: crate::clock::system(),
                 panic_at: panic_camera
                     .as_ref()
                     .filter(|(name, _)| *name == cam.name)
@@ -438,17 +449,23 @@ impl NodeControl {
             }
         }
         for cam in &cams {
-            built.push((cam.name.clone(), build_analytics(&effective, cam)?));
+            built.push((cam.clone(), build_analytics(&effective, cam)?));
         }
         if !applied.is_empty() {
             st.generation += 1;
         }
         let generation = st.generation;
-        for (name, analytics) in built {
+        for (cam, analytics) in built {
+            let name = cam.name.clone();
             let sent = st.senders.get(&name).map(|tx| {
                 tx.send(CameraUpdate {
                     generation,
                     analytics,
+                    settings: Arc::new(Applied {
+                        generation,
+                        cfg: effective.clone(),
+                        cam,
+                    }),
                 })
             });
             if !matches!(sent, Some(Ok(()))) {
@@ -608,6 +625,8 @@ struct CameraContext {
     updates: Mutex<Receiver<CameraUpdate>>,
     /// Test-only slowdown of every frame's analysis ([`ANALYSIS_DELAY_ENV`]).
     analysis_delay: Duration,
+    /// Restart backoff, reconnect backoff and stall detection run on it.
+    clock: Arc<dyn Clock>,
     /// Test setting ([`PANIC_CAMERA_ENV`]): panic at this frame of every run.
     panic_at: Option<u64>,
 }
@@ -636,6 +655,9 @@ struct Supervision {
     ids: IdShift,
     /// Shared by the decode and analysis stages.
     shared: Mutex<OpenAlarms>,
+    /// The last reload's settings: a restarted body builds its analytics from these, not from
+    /// the start-up configuration.
+    applied: Option<Arc<Applied>>,
 }
 
 /// Alarms raised and not complete yet, and the media time of the last analysed frame.
@@ -665,12 +687,13 @@ fn supervise(
     live: &Mutex<CameraLive>,
     stop: &AtomicBool,
     tx: &Sender<NodeEvent>,
+    clock: &dyn Clock,
     mut body: impl FnMut(&mut Supervision),
 ) {
     let mut sup = Supervision::default();
     let mut backoff = Duration::from_secs(1);
     loop {
-        let started = Instant::now();
+        let started = clock.now();
         let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| body(&mut sup)));
         let Err(payload) = res else { return };
         let msg = panic_message(payload.as_ref());
@@ -699,15 +722,19 @@ fn supervise(
         // Numbers handed out before the panic stay used.
         sup.ids.offset = sup.ids.max_seen;
         // A body that ran a good while before failing starts over with a short wait.
-        if started.elapsed() > RESTART_MAX * 4 {
+        if clock.now().saturating_duration_since(started) > RESTART_MAX * 4 {
             backoff = Duration::from_secs(1);
         }
-        let until = Instant::now() + backoff;
-        while Instant::now() < until {
+        let until = clock.now() + backoff;
+        loop {
             if stop.load(Ordering::SeqCst) {
                 return;
             }
-            std::thread::sleep(Duration::from_millis(50));
+            let left = until.saturating_duration_since(clock.now());
+            if left.is_zero() {
+                break;
+            }
+            clock.sleep(left.min(Duration::from_millis(50)));
         }
         backoff = (backoff * 2).min(RESTART_MAX);
     }
@@ -716,13 +743,14 @@ fn supervise(
 fn supervise_camera(ctx: CameraContext) {
     let name = ctx.cam.name.clone();
     let (live, stop, tx) = (ctx.live.clone(), ctx.stop.clone(), ctx.tx.clone());
-    supervise(&name, &live, &stop, &tx, |sup| run_camera(&ctx, sup));
+    let clock = ctx.clock.clone();
+    supervise(&name, &live, &stop, &tx, clock.as_ref(), |sup| {
+        run_camera(&ctx, sup)
+    });
 }
 
 fn run_camera(ctx: &CameraContext, sup: &mut Supervision) {
     let CameraContext {
-        cfg,
-        cam,
         counters,
         stages,
         live,
@@ -732,6 +760,13 @@ fn run_camera(ctx: &CameraContext, sup: &mut Supervision) {
         seal,
         ..
     } = ctx;
+    // After a panic, the settings of the last reload (if any) are the camera's settings.
+    let applied = sup.applied.clone();
+    let (cfg, cam, generation) = match &applied {
+        Some(a) => (&a.cfg, &a.cam, a.generation),
+        None => (&ctx.cfg, &ctx.cam, 0),
+    };
+    set_state(live, |l| l.generation = generation);
     let analytics = match build_analytics(cfg, cam) {
         Ok(a) => a,
         Err(e) => {
@@ -759,7 +794,8 @@ fn run_camera(ctx: &CameraContext, sup: &mut Supervision) {
         },
         counters.clone(),
         stop.clone(),
-    );
+    )
+    .with_clock(ctx.clock.clone());
     let mut asm =
         EventAssembler::new(cfg, &cam.name, Some(evidence_dir.clone())).with_seal_key(seal.clone());
     // A camera does not wait for us (nor does a file paced in real time): frames that find the
@@ -767,7 +803,11 @@ fn run_camera(ctx: &CameraContext, sup: &mut Supervision) {
     let drop_when_full = cam.is_network() || cam.realtime;
     let (frames, frames_rx) = frame_queue(ANALYSIS_QUEUE_FRAMES, drop_when_full, stages.clone());
     let (results_tx, results) = std::sync::mpsc::channel::<Vec<EventUpdate>>();
-    let Supervision { ids, shared } = sup;
+    let Supervision {
+        ids,
+        shared,
+        applied,
+    } = sup;
     let shared: &Mutex<OpenAlarms> = shared;
     let last_pts = || shared.lock().map(|s| s.last_pts).unwrap_or(0.0);
     std::thread::scope(|scope| {
@@ -775,6 +815,7 @@ fn run_camera(ctx: &CameraContext, sup: &mut Supervision) {
             ctx,
             shared,
             ids,
+            applied,
             results: results_tx,
         };
         let analysis = std::thread::Builder::new()
@@ -876,6 +917,7 @@ struct AnalysisStage<'a> {
     ctx: &'a CameraContext,
     shared: &'a Mutex<OpenAlarms>,
     ids: &'a mut IdShift,
+    applied: &'a mut Option<Arc<Applied>>,
     results: Sender<Vec<EventUpdate>>,
 }
 
@@ -892,6 +934,7 @@ impl AnalysisStage<'_> {
             if let Some(u) = update {
                 self.finish(&mut analytics);
                 analytics = u.analytics;
+                *self.applied = Some(u.settings);
                 seen = inference_totals(&analytics);
                 self.ids.offset = self.ids.max_seen;
                 set_state(&ctx.live, |l| l.generation = u.generation);
@@ -900,6 +943,8 @@ impl AnalysisStage<'_> {
             if !ctx.analysis_delay.is_zero() {
                 std::thread::sleep(ctx.analysis_delay);
             }
+            #[cfg(test)]
+            tests::maybe_panic(&ctx.cam.name);
             run_frames += 1;
             if ctx.panic_at == Some(run_frames) {
                 panic!("{PANIC_CAMERA_ENV}: injected panic at frame {run_frames}");
@@ -969,6 +1014,82 @@ fn inference_totals(analytics: &[Box<dyn Analytic>]) -> Vec<(u64, Duration)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A camera whose analysis stage panics at its next frame (once).
+    static PANIC_CAMERA: Mutex<Option<String>> = Mutex::new(None);
+
+    pub(super) fn maybe_panic(camera: &str) {
+        let hit = PANIC_CAMERA
+            .lock()
+            .map(|mut p| p.take_if(|c| c == camera).is_some())
+            .unwrap_or(false);
+        if hit {
+            panic!("test panic in the analysis of {camera}");
+        }
+    }
+
+    /// Issue 12: a camera thread restarted after a panic keeps the analytic settings of the
+    /// last reload instead of going back to the start-up ones. A real node on an H.264 clip.
+    #[test]
+    fn a_restarted_camera_keeps_the_reloaded_settings() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let clip = dir.path().join("clip.mp4");
+        let ok = std::process::Command::new("ffmpeg")
+            .args([
+                "-v",
+                "error",
+                "-y",
+                "-f",
+                "lavfi",
+                "-i",
+                "testsrc2=size=320x240:rate=25",
+            ])
+            .args(["-t", "2", "-pix_fmt", "yuv420p", "-c:v", "libx264"])
+            .arg(&clip)
+            .status()
+            .expect("run ffmpeg");
+        assert!(ok.success());
+        let text = |floor: &str| {
+            format!(
+                "[node]\napi_addr = \"127.0.0.1:8080\"\n[[camera]]\nname = \"restarted\"\n\
+                 kind = \"facade\"\nsource = \"{}\"\nrealtime = true\nloop = true\n\
+                 [camera.facade]\nfloor_height_m = {floor}\n",
+                clip.display()
+            )
+        };
+        let (tx, _rx) = std::sync::mpsc::channel();
+        let node = Node::start(&cfg(&text("3.0")), dir.path().join("evidence"), None, tx);
+        let probe = node.probes().remove(0);
+        let wait = |what: &str, f: &dyn Fn(&CameraStatus, &CameraLive) -> bool| {
+            let until = Instant::now() + Duration::from_secs(60);
+            loop {
+                let live = probe.live.lock().map(|l| l.clone()).unwrap_or_default();
+                if f(&probe.status(), &live) {
+                    return;
+                }
+                assert!(
+                    Instant::now() < until,
+                    "timed out waiting for {what}: {live:?}"
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        };
+        wait("frames analysed", &|s, _| s.frames_analysed > 0);
+        let r = node.control().reload(&cfg(&text("3.5"))).expect("reload");
+        assert_eq!(r.generation, 1);
+        wait("the reload applied", &|s, _| s.config_generation == 1);
+        let analysed = probe.status().frames_analysed;
+        *PANIC_CAMERA.lock().expect("lock") = Some("restarted".into());
+        wait("a restart, then frames again", &|s, l| {
+            l.restarts == 1 && s.frames_analysed > analysed + 5
+        });
+        assert_eq!(
+            probe.status().config_generation,
+            1,
+            "the restarted camera runs the reloaded settings"
+        );
+        node.shutdown();
+    }
 
     fn cfg(text: &str) -> Config {
         Config::parse(text).expect("valid test config")
@@ -1102,7 +1223,9 @@ source = "rtsp://10.0.0.2/1"
         let stop = AtomicBool::new(false);
         let (tx, rx) = std::sync::mpsc::channel();
         let mut runs = 0;
-        supervise("tower", &live, &stop, &tx, |sup| {
+        // Simulated time: the 1 s restart backoff passes at once.
+        let clock = crate::clock::ManualClock::auto();
+        supervise("tower", &live, &stop, &tx, &clock, |sup| {
             runs += 1;
             if runs == 1 {
                 // An alarm is open when the body dies.
@@ -1118,6 +1241,11 @@ source = "rtsp://10.0.0.2/1"
             assert!(sup.shared.lock().expect("lock").open.is_empty());
         });
         assert_eq!(runs, 2, "restarted once, then returned normally");
+        assert_eq!(
+            clock.elapsed(),
+            Duration::from_secs(1),
+            "after the first backoff"
+        );
         let l = live.lock().expect("live").clone();
         assert_eq!(l.restarts, 1);
         assert!(
@@ -1143,10 +1271,17 @@ source = "rtsp://10.0.0.2/1"
         let stop = AtomicBool::new(true);
         let (tx, _rx) = std::sync::mpsc::channel();
         let mut runs = 0;
-        supervise("tower", &live, &stop, &tx, |_| {
-            runs += 1;
-            panic!("boom");
-        });
+        supervise(
+            "tower",
+            &live,
+            &stop,
+            &tx,
+            &crate::clock::SystemClock,
+            |_| {
+                runs += 1;
+                panic!("boom");
+            },
+        );
         assert_eq!(runs, 1);
         assert_eq!(
             camera_state(&live.lock().expect("live"), &Counters::default().snapshot()),

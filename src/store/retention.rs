@@ -30,7 +30,18 @@ impl Store {
         max_age: Option<Duration>,
         max_bytes: Option<u64>,
     ) -> Result<RetentionReport, StoreError> {
-        let now = now_ms();
+        self.enforce_retention_at(&crate::clock::SystemClock, max_age, max_bytes)
+    }
+
+    /// [`Store::enforce_retention`] with "now" read from `clock` (tests age evidence by days on
+    /// a simulated clock).
+    pub fn enforce_retention_at(
+        &self,
+        clock: &dyn crate::clock::Clock,
+        max_age: Option<Duration>,
+        max_bytes: Option<u64>,
+    ) -> Result<RetentionReport, StoreError> {
+        let now = clock.unix_ms();
         let cutoff = max_age.map(|a| now - a.as_millis().min(i64::MAX as u128) as i64);
         let live: Vec<(i64, String, i64, i64)> = self.read(|c| {
             let mut st = c.prepare(

@@ -46,6 +46,37 @@ pub fn synth_facade_table(dir: &Path, name: &str) -> String {
     }
 }
 
+/// A JSON body; panics with the text when it is not JSON.
+pub fn json(b: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(b)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(b)))
+}
+
+/// Poll `f` every 50 ms until it holds; panics after two minutes (a hang guard only).
+pub fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !f() {
+        assert!(Instant::now() < deadline, "gave up waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The API router on a loopback port in its own runtime (`workers` threads), in this
+/// process. Returns the runtime (keep it alive) and the base URL `http://…/api/v1`.
+pub fn serve_api(state: vigil::api::AppState, workers: usize) -> (tokio::runtime::Runtime, String) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("bind");
+    let base = format!("http://{}/api/v1", listener.local_addr().expect("addr"));
+    rt.spawn(async move { axum::serve(listener, vigil::api::router(state)).await });
+    (rt, base)
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
