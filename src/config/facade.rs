@@ -25,7 +25,11 @@ pub struct FacadeConfig {
     pub masks: Vec<Vec<[f64; 2]>>,
     /// `[camera.facade.building]`: the building model for window-level location and coverage
     /// planning (`vigil coverage`). Absent: floors only.
-    #[serde(default, rename = "building", skip_serializing_if = "BuildingModel::is_empty")]
+    #[serde(
+        default,
+        rename = "building",
+        skip_serializing_if = "BuildingModel::is_empty"
+    )]
     pub model: BuildingModel,
 }
 
