@@ -140,7 +140,10 @@ impl Default for FallingParams {
             rain_min_points: 8,
             rain_max_rms_px: 3.0,
             stitch_s: 1.5,
-            tbd: Some(tbd::TbdParams::default()),
+            // Off until it passes tests/falling.rs::distractors_raise_no_alarm (a steady
+            // synthetic streak alarms through it); the held-out numbers in EVAL.md are with it
+            // on (`Some(tbd::TbdParams::default())`).
+            tbd: None,
             tbd_coarse: 4,
         }
     }
