@@ -193,6 +193,22 @@ impl Track {
     pub fn first_t(&self) -> f64 {
         self.obs.first().map(|o| o.t).unwrap_or(self.last_t)
     }
+
+    /// A track made from a path found elsewhere (track-before-detect), for judging and
+    /// for the event; its filter state sits at the last observation.
+    pub fn from_obs(id: u64, obs: Vec<Obs>) -> Track {
+        let (x, y, t) = obs.last().map_or((0.0, 0.0, 0.0), |o| (o.x, o.y, o.t));
+        Track {
+            id,
+            x: Axis::new(x, 0.0, 0.0, 1.0),
+            y: Axis::new(y, 0.0, 0.0, 1.0),
+            obs,
+            last_t: t,
+            misses: 0,
+            alarmed: None,
+            rejected: false,
+        }
+    }
 }
 
 pub struct Tracker {
