@@ -15,6 +15,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod console;
+pub mod eval;
 pub mod events;
 pub mod evidence;
 pub mod frame;

@@ -639,7 +639,7 @@ fn eval_cli_parses_and_a_tiny_suite_runs() {
 /// `pipeline::analyze_file`, scored against the clip's truth file.
 #[test]
 fn synth_clip_through_the_pipeline_finds_the_drop_and_ignores_distractors() {
-    use vigil::analytics::falling::eval::run_synth_clip;
+    use vigil::eval::falling::run_synth_clip;
     use vigil::synth::{Distractor, DropPlan, FacadeSpec};
     let dir = tempfile::tempdir().expect("tempdir");
     let base = FacadeSpec {
@@ -693,7 +693,7 @@ fn synth_clip_through_the_pipeline_finds_the_drop_and_ignores_distractors() {
 #[test]
 #[ignore]
 fn eval_default_suite() {
-    use vigil::analytics::falling::eval::{run_suite, summary_text, SuiteOptions};
+    use vigil::eval::falling::{run_suite, summary_text, SuiteOptions};
     let seeds = std::env::var("EVAL_SEEDS")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -714,7 +714,7 @@ fn eval_default_suite() {
 #[test]
 #[ignore]
 fn debug_clip() {
-    use vigil::analytics::falling::eval::{synth_suite, SuiteOptions};
+    use vigil::eval::falling::{synth_suite, SuiteOptions};
     use vigil::synth::FacadeScene;
     let _ = tracing_subscriber::fmt()
         .with_env_filter("vigil=debug")

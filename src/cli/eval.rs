@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Result};
 
-use crate::analytics::falling::eval::{
+use crate::eval::falling::{
     breakdown, breakdown_text, real_text, run_real, run_suite, summary_text, SuiteOptions,
 };
 

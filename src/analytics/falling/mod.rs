@@ -10,7 +10,6 @@
 pub mod background;
 pub mod blobs;
 pub mod classifier;
-pub mod eval;
 pub mod physics;
 pub mod picture;
 pub mod rain;

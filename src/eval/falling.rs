@@ -1471,7 +1471,7 @@ pub fn summary_text(s: &Summary) -> String {
 
 /// The fall windows of the real clips, hand-transcribed from `../shared/real/PROVENANCE.md`
 /// (timing only; the footage itself is never copied into the repository).
-pub const REAL_TABLE: &str = include_str!("../../../testdata/real_falling.toml");
+pub const REAL_TABLE: &str = include_str!("../../testdata/real_falling.toml");
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
