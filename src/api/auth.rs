@@ -1,8 +1,6 @@
 //! Authentication: who is calling (bearer token, or `?access_token=` where a browser cannot set
 //! headers), logging in and out, and user creation.
 
-use std::time::Duration;
-
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequestParts, State};
@@ -127,12 +125,7 @@ pub(crate) async fn login(
     }
     // Bounded password hashing: a flood of logins queues here instead of each taking a
     // blocking thread and Argon2's memory.
-    let Some(slot) = guards.hash_slot(Duration::from_secs(5)).await else {
-        return Err(ApiError::too_many(
-            "server busy checking passwords",
-            Duration::from_secs(1),
-        ));
-    };
+    let slot = guards.password_slot().await?;
     let store = state.store.clone();
     let ttl = (state.config.session_ttl_s as i64).saturating_mul(1000);
     let res = blocking(move || {

@@ -46,6 +46,14 @@ impl Default for Guards {
 
 impl Guards {
     /// A slot to hash a password in, waiting at most `wait`; `None` when the node is busy.
+    /// A password-hashing slot, or the 429 every password route answers when none is free
+    /// within 5 s.
+    pub(crate) async fn password_slot(&self) -> Result<OwnedSemaphorePermit, super::ApiError> {
+        self.hash_slot(Duration::from_secs(5)).await.ok_or_else(|| {
+            super::ApiError::too_many("server busy checking passwords", Duration::from_secs(1))
+        })
+    }
+
     pub async fn hash_slot(&self, wait: Duration) -> Option<OwnedSemaphorePermit> {
         if self.hash_waiters.fetch_add(1, Ordering::SeqCst) >= MAX_HASH_WAITERS {
             self.hash_waiters.fetch_sub(1, Ordering::SeqCst);

@@ -183,16 +183,7 @@ pub(crate) async fn set_password(
     require(&state, &p, Action::ManageUsers, "users").await?;
     let b: NewPassword =
         parse_json(&headers, body, false)?.ok_or_else(|| ApiError::bad_request("empty body"))?;
-    let Some(slot) = state
-        .guards
-        .hash_slot(std::time::Duration::from_secs(5))
-        .await
-    else {
-        return Err(ApiError::too_many(
-            "server busy hashing passwords",
-            std::time::Duration::from_secs(1),
-        ));
-    };
+    let slot = state.guards.password_slot().await?;
     let st = state.clone();
     let res = blocking(move || {
         let ch = auth::set_password(&st.store, &name, &b.password)?;
@@ -248,16 +239,7 @@ pub(crate) async fn change_own_password(
     if let Err(wait) = state.guards.throttle.check(&p.name, None, now) {
         return Err(ApiError::too_many("too many failed password checks", wait));
     }
-    let Some(slot) = state
-        .guards
-        .hash_slot(std::time::Duration::from_secs(5))
-        .await
-    else {
-        return Err(ApiError::too_many(
-            "server busy checking passwords",
-            std::time::Duration::from_secs(1),
-        ));
-    };
+    let slot = state.guards.password_slot().await?;
     let st = state.clone();
     let who = p.clone();
     let ttl = (state.config.session_ttl_s as i64).saturating_mul(1000);
