@@ -100,13 +100,13 @@ fn inside(poly: &[[f64; 2]], x: f64, y: f64) -> bool {
     c
 }
 
-/// Plan one facade camera whose analysed picture is `width` × `height`.
-pub fn plan_camera(
+/// The calibration's image → facade homography for a `width` × `height` picture.
+pub fn homography(
     camera: &str,
     facade: &FacadeConfig,
     width: u32,
     height: u32,
-) -> Result<CameraCoverage, CoverageError> {
+) -> Result<Homography, CoverageError> {
     if facade.calibration.len() < 4 {
         return Err(CoverageError::NotCalibrated(camera.into()));
     }
@@ -115,6 +115,131 @@ pub fn plan_camera(
     let mut hom = Homography::from_points(&img, &world)
         .map_err(|e| CoverageError::BadCalibration(camera.into(), e.to_string()))?;
     hom.set_image_size(width, height);
+    Ok(hom)
+}
+
+/// Image pixels per metre on the facade around `(x_m, h_m)`: the geometric mean of one metre
+/// across (0.5 m each side) and one metre up. 0 where the point is behind the camera.
+pub fn px_per_m_at(hom: &Homography, x_m: f64, h_m: f64) -> f64 {
+    let d = |dx: f64, dy: f64| -> f64 {
+        match (
+            hom.to_image(x_m + dx, h_m + dy),
+            hom.to_image(x_m - dx, h_m - dy),
+        ) {
+            (Some(a), Some(b)) => ((a.0 - b.0).powi(2) + (a.1 - b.1).powi(2)).sqrt(),
+            _ => 0.0,
+        }
+    };
+    (d(0.5, 0.0) * d(0.0, 0.5)).sqrt()
+}
+
+/// The facade's floor grid as one camera sees it, for drawing: each floor's slab line across
+/// the facade (image px) and the facade's extent used.
+#[derive(Clone, Debug, Serialize)]
+pub struct FacadeGrid {
+    /// `[from, to]` along the facade (m): the model's `facade_x_m`, else the columns' extent,
+    /// else where the picture's bottom corners meet the facade.
+    pub x_m: [f64; 2],
+    /// `(floor, left end, right end)`: the line at the bottom of `floor` (floor `storeys + 1`
+    /// is the roof line).
+    pub floor_lines: Vec<(i32, [f64; 2], [f64; 2])>,
+}
+
+/// The floor grid of a facade camera (see [`FacadeGrid`]); floors up to the model's storeys,
+/// or up to the `top_floor` the plan looked at.
+pub fn facade_grid(
+    camera: &str,
+    facade: &FacadeConfig,
+    width: u32,
+    height: u32,
+    top_floor: i32,
+) -> Result<FacadeGrid, CoverageError> {
+    let hom = homography(camera, facade, width, height)?;
+    let model = &facade.model;
+    let cols = model.columns();
+    let x_m = match (model.facade_x_m, cols.first(), cols.last()) {
+        (Some(r), _, _) => r,
+        (None, Some(a), Some(b)) => {
+            let half = model.window_w().max(model.column_spacing_m.unwrap_or(3.6)) / 2.0;
+            [a.x_m - half, b.x_m + half]
+        }
+        _ => {
+            let (w, h) = (width as f64, height as f64);
+            let a = hom.to_world(0.0, h - 1.0).map(|p| p.0).unwrap_or(-10.0);
+            let b = hom.to_world(w - 1.0, h - 1.0).map(|p| p.0).unwrap_or(10.0);
+            [a.min(b), a.max(b)]
+        }
+    };
+    let top = model.storeys.map(|n| n as i32).unwrap_or(top_floor).max(1);
+    let fh = facade.floor_height_m;
+    let floor_lines = (1..=top + 1)
+        .filter_map(|f| {
+            let h = (f - 1) as f64 * fh;
+            let a = hom.to_image(x_m[0], h)?;
+            let b = hom.to_image(x_m[1], h)?;
+            Some((f, [a.0, a.1], [b.0, b.1]))
+        })
+        .collect();
+    Ok(FacadeGrid { x_m, floor_lines })
+}
+
+/// How a window is seen, for colouring: the smallest object visible there at
+/// [`MIN_RELIABLE_PX`], in classes of 5 / 10 / 30 cm.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SizeClass {
+    /// A 5 cm object is seen.
+    Cm5,
+    /// A 10 cm object is seen (meets the standard).
+    Cm10,
+    /// Only objects of 10-30 cm are seen.
+    Cm30,
+    /// Not in view, masked, or only objects over 30 cm.
+    NotCovered,
+}
+
+impl WindowView {
+    /// The window's [`SizeClass`].
+    pub fn size_class(&self) -> SizeClass {
+        // The same test as [`WindowView::covered`]: an object of that size at ≥ 3 px.
+        let seen = |i: usize| self.in_view && self.object_px[i] >= MIN_RELIABLE_PX;
+        if seen(0) {
+            SizeClass::Cm5
+        } else if seen(1) {
+            SizeClass::Cm10
+        } else if seen(2) {
+            SizeClass::Cm30
+        } else {
+            SizeClass::NotCovered
+        }
+    }
+}
+
+/// The best class of each window of a building over its cameras: `(floor, column index,
+/// column name, class)`, sorted by floor then column.
+pub fn building_cells(cams: &[&CameraCoverage]) -> Vec<(i32, u32, String, SizeClass)> {
+    let mut cells: Vec<(i32, u32, String, SizeClass)> = Vec::new();
+    for c in cams {
+        for v in &c.windows {
+            let k = v.size_class();
+            match cells.iter_mut().find(|e| e.0 == v.floor && e.1 == v.column) {
+                Some(e) => e.3 = e.3.min(k),
+                None => cells.push((v.floor, v.column, v.column_name.clone(), k)),
+            }
+        }
+    }
+    cells.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    cells
+}
+
+/// Plan one facade camera whose analysed picture is `width` × `height`.
+pub fn plan_camera(
+    camera: &str,
+    facade: &FacadeConfig,
+    width: u32,
+    height: u32,
+) -> Result<CameraCoverage, CoverageError> {
+    let hom = homography(camera, facade, width, height)?;
     let model = &facade.model;
     let (w, h) = (width as f64, height as f64);
     let mut columns = model.columns();
@@ -168,18 +293,7 @@ pub fn plan_camera(
                         .is_some_and(|(x, y)| facade.masks.iter().any(|m| inside(m, x, y)))
                 })
             });
-            let (cx, cy) = (col.x_m, y0 + wh / 2.0);
-            let d = |dx: f64, dy: f64| -> f64 {
-                match (
-                    hom.to_image(cx + dx, cy + dy),
-                    hom.to_image(cx - dx, cy - dy),
-                ) {
-                    (Some(a), Some(b)) => ((a.0 - b.0).powi(2) + (a.1 - b.1).powi(2)).sqrt(),
-                    _ => 0.0,
-                }
-            };
-            // Pixels for one metre across (0.5 m each side) and up.
-            let px_per_m = (d(0.5, 0.0) * d(0.0, 0.5)).sqrt();
+            let px_per_m = px_per_m_at(&hom, col.x_m, y0 + wh / 2.0);
             let object_px = OBJECT_SIZES_M.map(|s| s * px_per_m);
             let round = |v: f64| (v * 100.0).round() / 100.0;
             windows.push(WindowView {

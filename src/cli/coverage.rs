@@ -25,6 +25,11 @@ pub struct CoverageArgs {
     /// JSON for integrators instead of the text report.
     #[arg(long)]
     pub json: bool,
+    /// Also write pictures into this folder: `camera-<name>.png` (the window grid over a
+    /// snapshot of the camera, coloured by the smallest object seen) and `building-<name>.png`
+    /// (an elevation coloured by the best camera).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 fn parse_size(s: &str) -> Result<(u32, u32), String> {
@@ -91,13 +96,20 @@ pub fn run(args: CoverageArgs) -> Result<()> {
         }
     }
     let verdicts = coverage::verdicts(&plans);
+    let pictures = match &args.out {
+        Some(dir) => super::coverage_picture::write_all(dir, &cfg, &plans, &verdicts)?,
+        None => Vec::new(),
+    };
     if args.json {
-        let doc = serde_json::json!({
+        let mut doc = serde_json::json!({
             "min_reliable_px": MIN_RELIABLE_PX,
             "object_sizes_m": coverage::OBJECT_SIZES_M,
             "cameras": plans,
             "buildings": verdicts,
         });
+        if args.out.is_some() {
+            doc["pictures"] = serde_json::to_value(&pictures)?;
+        }
         println!("{}", serde_json::to_string_pretty(&doc)?);
         return verdict_status(&verdicts);
     }
@@ -164,6 +176,12 @@ pub fn run(args: CoverageArgs) -> Result<()> {
                     String::new()
                 }
             );
+        }
+    }
+    for p in &pictures {
+        match p.backdrop {
+            Some(b) => println!("picture: {} ({b:?})", p.path.display()),
+            None => println!("picture: {}", p.path.display()),
         }
     }
     verdict_status(&verdicts)

@@ -13,6 +13,7 @@ use crate::pipeline::{self, AnalyzeOptions, RunStats};
 
 pub mod audit;
 pub mod coverage;
+pub mod coverage_picture;
 pub mod dataset;
 pub mod eval;
 pub mod eval_ebike;

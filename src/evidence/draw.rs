@@ -114,6 +114,69 @@ pub fn fill_rect_blend(img: &mut RgbImage, x: i64, y: i64, w: u32, h: u32, c: Rg
     }
 }
 
+/// Every pixel whose centre lies inside `poly` (even-odd rule), row by row; clipped to a
+/// `width` × `height` image.
+fn scan_polygon(width: u32, height: u32, poly: &[(f64, f64)], mut f: impl FnMut(u32, u32)) {
+    if poly.len() < 3 || poly.iter().any(|p| !(p.0.is_finite() && p.1.is_finite())) {
+        return;
+    }
+    let lo = poly.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
+    let hi = poly.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
+    let y0 = lo.floor().max(0.0) as i64;
+    let y1 = (hi.ceil() as i64).min(height as i64 - 1);
+    let n = poly.len();
+    let mut xs: Vec<f64> = Vec::with_capacity(8);
+    for y in y0..=y1 {
+        let yc = y as f64;
+        xs.clear();
+        for i in 0..n {
+            let (a, b) = (poly[i], poly[(i + 1) % n]);
+            if (a.1 > yc) != (b.1 > yc) {
+                xs.push(a.0 + (yc - a.1) * (b.0 - a.0) / (b.1 - a.1));
+            }
+        }
+        xs.sort_by(|a, b| a.total_cmp(b));
+        for pair in xs.chunks_exact(2) {
+            let xa = pair[0].ceil().max(0.0) as i64;
+            let xb = (pair[1].floor() as i64).min(width as i64 - 1);
+            for x in xa..=xb {
+                f(x as u32, y as u32);
+            }
+        }
+    }
+}
+
+/// Filled polygon, alpha-blended (`alpha` 0..1).
+pub fn fill_polygon_blend(img: &mut RgbImage, poly: &[(f64, f64)], c: Rgb<u8>, alpha: f32) {
+    let (w, h) = (img.width(), img.height());
+    scan_polygon(w, h, poly, |x, y| {
+        let p = img.get_pixel_mut(x, y);
+        for k in 0..3 {
+            p.0[k] = (p.0[k] as f32 * (1.0 - alpha) + c.0[k] as f32 * alpha).round() as u8;
+        }
+    });
+}
+
+/// Diagonal hatching (lines 2 px wide, `spacing` px apart) inside a polygon.
+pub fn hatch_polygon(img: &mut RgbImage, poly: &[(f64, f64)], c: Rgb<u8>, spacing: u32) {
+    let (w, h) = (img.width(), img.height());
+    let s = spacing.max(3);
+    scan_polygon(w, h, poly, |x, y| {
+        if (x + y) % s < 2 {
+            img.put_pixel(x, y, c);
+        }
+    });
+}
+
+/// Closed polygon outline.
+pub fn draw_polygon(img: &mut RgbImage, poly: &[(f64, f64)], c: Rgb<u8>, thickness: u32) {
+    if let Some(&first) = poly.first() {
+        let mut pts = poly.to_vec();
+        pts.push(first);
+        draw_polyline(img, &pts, c, thickness);
+    }
+}
+
 /// Size in pixels of `text` drawn at `scale`.
 pub fn text_size(text: &str, scale: u32) -> (u32, u32) {
     let s = scale.max(1);
@@ -275,5 +338,32 @@ mod tests {
         // Far off-image lines are clipped, not a panic.
         draw_line(&mut img, (-1e9, 5.0), (1e9, 5.0), GREEN, 3);
         assert_eq!(*img.get_pixel(20, 5), GREEN);
+    }
+
+    #[test]
+    fn polygons_fill_inside_only() {
+        let mut img = RgbImage::new(40, 40);
+        let tri = [(5.0, 5.0), (35.0, 5.0), (5.0, 35.0)];
+        fill_polygon_blend(&mut img, &tri, RED, 1.0);
+        assert_eq!(*img.get_pixel(8, 8), RED);
+        assert_eq!(*img.get_pixel(33, 33), BLACK, "outside the hypotenuse");
+        assert_eq!(*img.get_pixel(2, 2), BLACK);
+        let mut img = RgbImage::new(40, 40);
+        hatch_polygon(
+            &mut img,
+            &[(0.0, 0.0), (39.0, 0.0), (39.0, 39.0), (0.0, 39.0)],
+            WHITE,
+            6,
+        );
+        let n = img.pixels().filter(|p| **p == WHITE).count();
+        // 2 of every 6 diagonals.
+        assert!((400..700).contains(&n), "{n}");
+        // Off-image polygons are clipped, not a panic.
+        fill_polygon_blend(
+            &mut img,
+            &[(-1e6, -5.0), (1e6, -5.0), (0.0, 1e6)],
+            GREEN,
+            0.5,
+        );
     }
 }
