@@ -91,7 +91,7 @@ fn coverage_of_a_generated_tower_camera() {
         let px = w["object_px"].as_array().unwrap();
         let (p10, p30) = (px[1].as_f64().unwrap(), px[2].as_f64().unwrap());
         assert!((p30 - 3.0 * p10).abs() < 0.05, "{w}");
-        let ppm = w["px_per_m"].as_f64().unwrap();
+        let ppm = w["object_px_per_m"].as_f64().unwrap();
         assert!(
             (w["min_object_m"].as_f64().unwrap() - 3.0 / ppm).abs() < 0.01,
             "{w}"
@@ -187,6 +187,291 @@ fn alarms_name_the_window() {
         assert!(
             o["window_distance_m"].as_f64().unwrap() <= 2.0 + 1e-6,
             "{o}"
+        );
+    }
+}
+
+/// A generated tower camera's config with a building model of the scene's true storeys and
+/// extent (default columns every 3.6 m, default 1.5 × 1.5 m openings).
+fn scene_config(
+    dir: &std::path::Path,
+    name: &str,
+    truth: &vigil::synth::truth::FacadeTruth,
+    extra: &str,
+) -> std::path::PathBuf {
+    let facade = common::synth_facade_table(dir, name);
+    let cfg = dir.join(format!("{name}.cov.toml"));
+    std::fs::write(
+        &cfg,
+        format!(
+            "[[camera]]\nname = \"{name}\"\nkind = \"facade\"\nsource = \"{name}.mp4\"\n[camera.facade]\n{facade}\n{extra}\
+             [camera.facade.building]\nname = \"B-{name}\"\nstoreys = {}\nfacade_x_m = [{:.3}, {:.3}]\n",
+            truth.floors, truth.facade_x_m[0], truth.facade_x_m[1]
+        ),
+    )
+    .expect("write");
+    cfg
+}
+
+fn read_truth(dir: &std::path::Path, name: &str) -> vigil::synth::truth::FacadeTruth {
+    serde_json::from_slice(&std::fs::read(dir.join(format!("{name}.truth.json"))).expect("truth"))
+        .expect("truth json")
+}
+
+/// `--out`: a picture per camera (the grid over the clip's first frame) and an elevation per
+/// building; decoded, the colours at windows follow the plan.
+#[test]
+fn coverage_pictures_follow_the_plan() {
+    use vigil::cli::coverage_picture::{ElevationLayout, GREY, RED, YELLOW};
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Close to a 20-storey tower: low floors seen well, the top out of the picture.
+    common::synth_facade(
+        dir.path(),
+        "near",
+        5,
+        &["--duration", "1", "--distance", "20", "--floors", "20"],
+    );
+    let truth = read_truth(dir.path(), "near");
+    let mask = "masks = [[[900.0, 300.0], [1280.0, 300.0], [1280.0, 720.0], [900.0, 720.0]]]\n";
+    let cfg = scene_config(dir.path(), "near", &truth, mask);
+    let out = dir.path().join("pics");
+    let (code, stdout, err) = run(&[
+        "coverage",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--json",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "not met: {err}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).expect("json");
+    let pics = v["pictures"].as_array().expect("pictures listed");
+    assert_eq!(pics.len(), 2, "{pics:?}");
+    assert_eq!(pics[0]["backdrop"], "snapshot", "{pics:?}");
+    let cam_png = out.join("camera-near.png");
+    let bld_png = out.join("building-B-near.png");
+    let cam = image::open(&cam_png)
+        .expect("camera picture decodes")
+        .to_rgb8();
+    assert_eq!(cam.dimensions(), (1280, 720));
+    let windows = v["cameras"][0]["windows"].as_array().unwrap().clone();
+    let centre = |w: &serde_json::Value| -> (u32, u32) {
+        let c = w["corners_px"].as_array().unwrap();
+        let (mut x, mut y) = (0.0, 0.0);
+        for p in c {
+            x += p[0].as_f64().unwrap() / 4.0;
+            y += p[1].as_f64().unwrap() / 4.0;
+        }
+        (x.round() as u32, y.round() as u32)
+    };
+    let covered: Vec<&serde_json::Value> = windows
+        .iter()
+        .filter(|w| w["in_view"] == true && w["object_px"][1].as_f64().unwrap() >= 3.0)
+        .collect();
+    assert!(!covered.is_empty(), "the scene should have covered windows");
+    let masked: Vec<&serde_json::Value> = windows
+        .iter()
+        .filter(|w| w["in_image"] == true && w["masked"] == true)
+        .collect();
+    assert!(!masked.is_empty(), "the mask should hide windows");
+    // A covered window is tinted green (5 cm seen) or yellow (10 cm): the grey wall under it
+    // turns strongly green or yellow; a masked one red.
+    for w in &covered {
+        let (x, y) = centre(w);
+        let p = cam.get_pixel(x, y).0.map(i32::from);
+        let (r, g, b) = (p[0], p[1], p[2]);
+        if w["object_px"][0].as_f64().unwrap() >= 3.0 {
+            assert!(g - r > 50 && g - b > 50, "{} green? {p:?}", w["label"]);
+        } else {
+            assert!(r - b > 50 && g - b > 50, "{} yellow? {p:?}", w["label"]);
+        }
+    }
+    for w in &masked {
+        let (x, y) = centre(w);
+        let p = cam.get_pixel(x, y).0.map(i32::from);
+        // Either the red fill or a hatch line (magenta) of the mask.
+        assert!(p[0] - p[1] > 50, "{} red? {p:?}", w["label"]);
+    }
+    // The elevation: exact colours per cell.
+    let bld = image::open(&bld_png).expect("elevation decodes").to_rgb8();
+    let lay = ElevationLayout {
+        floors: truth.floors,
+        columns: windows
+            .iter()
+            .map(|w| w["column"].as_u64().unwrap() as u32)
+            .max()
+            .unwrap(),
+    };
+    assert_eq!(bld.dimensions(), lay.size());
+    let cell = |floor: u32, col: u32| {
+        let (x, y) = lay.centre(floor, col);
+        *bld.get_pixel(x, y)
+    };
+    let yellow_cell = covered
+        .iter()
+        .find(|w| w["object_px"][0].as_f64().unwrap() < 3.0)
+        .expect("a window where only 10 cm is seen");
+    assert_eq!(
+        cell(
+            yellow_cell["floor"].as_u64().unwrap() as u32,
+            yellow_cell["column"].as_u64().unwrap() as u32
+        ),
+        YELLOW
+    );
+    // The top floor is outside the picture: not covered, red; floor 1 is not required: grey-ish.
+    assert!(!v["cameras"][0]["floors_in_view"]
+        .as_array()
+        .unwrap()
+        .contains(&serde_json::json!(truth.floors)));
+    assert_eq!(cell(truth.floors, 1), RED);
+    assert_ne!(cell(1, 1), RED);
+    assert_ne!(cell(1, 1), GREY);
+    assert_eq!(cell(1, 1).0[0], cell(1, 1).0[1], "floor 1 grey");
+
+    // A source that cannot be read: the grid over a rendered view (--size given).
+    let broken = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("source = \"near.mp4\"", "source = \"gone.mp4\"");
+    std::fs::write(&cfg, broken).unwrap();
+    let out2 = dir.path().join("pics2");
+    let (_, stdout, err) = run(&[
+        "coverage",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--size",
+        "1280x720",
+        "--out",
+        out2.to_str().unwrap(),
+    ]);
+    assert!(stdout.contains("(Rendered)"), "{stdout}{err}");
+    let cam2 = image::open(out2.join("camera-near.png"))
+        .expect("decodes")
+        .to_rgb8();
+    let (x, y) = centre(covered[0]);
+    let p = cam2.get_pixel(x, y).0.map(i32::from);
+    assert!(p[1] - p[2] > 50, "tinted on the rendered view too: {p:?}");
+}
+
+/// The plan against the generator's exact geometry: predicted floors in view against the
+/// floors whose opening the true camera (pinhole + lens) shows whole, and the predicted
+/// apparent size of each drop at release against the size the generator rendered.
+#[test]
+fn coverage_matches_synth_truth() {
+    use vigil::analytics::coverage;
+    use vigil::synth::{camera::Camera, lens::Lens};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let scenes: [(&str, u64, &[&str]); 5] = [
+        ("near", 5, &["--distance", "20", "--floors", "20"]),
+        ("mid", 3, &[]),
+        ("far", 11, &["--distance", "55", "--floors", "33"]),
+        (
+            "bent",
+            6,
+            &["--distance", "40", "--floors", "28", "--look", "varied"],
+        ),
+        (
+            "bent2",
+            20,
+            &["--distance", "40", "--floors", "28", "--look", "varied"],
+        ),
+    ];
+    let mut report = Vec::new();
+    let mut size_errs: Vec<(String, f64, f64)> = Vec::new();
+    for (name, seed, extra) in scenes {
+        let mut args = vec!["--duration", "1", "--drops", "4"];
+        args.extend_from_slice(extra);
+        common::synth_facade(dir.path(), name, seed, &args);
+        let truth = read_truth(dir.path(), name);
+        let cfg_path = scene_config(dir.path(), name, &truth, "");
+        let cfg = vigil::config::Config::load(&cfg_path).expect("config");
+        let facade = cfg.cameras[0].facade.clone().expect("facade");
+        let (w, h) = (truth.width, truth.height);
+        let plan = coverage::plan_camera(name, &facade, w, h).expect("plan");
+        let c = &truth.camera;
+        let cam = Camera::new(
+            w,
+            h,
+            c.position_m,
+            c.pitch_deg,
+            c.yaw_deg,
+            c.roll_deg,
+            c.hfov_deg,
+        );
+        let lens = Lens::new(w, h, truth.look.barrel_k);
+        let model = &facade.model;
+        let fh = facade.floor_height_m;
+        let (ww, wh, sill) = (model.window_w(), model.window_h(), model.sill());
+        let mut truth_floors: Vec<i32> = Vec::new();
+        for f in 1..=truth.floors as i32 {
+            let y0 = (f - 1) as f64 * fh + sill;
+            let seen = model.columns().iter().any(|col| {
+                // The opening's outline, 9 samples per edge (the lens bends edges).
+                (0..=8).all(|i| {
+                    let u = i as f64 / 8.0;
+                    let x0 = col.x_m - ww / 2.0;
+                    [
+                        [x0 + u * ww, y0],
+                        [x0 + u * ww, y0 + wh],
+                        [x0, y0 + u * wh],
+                        [x0 + ww, y0 + u * wh],
+                    ]
+                    .iter()
+                    .all(|p| match cam.project([p[0], p[1], 0.0]) {
+                        Some((px, py, _)) => {
+                            let (x, y) = lens.distort(px, py);
+                            x >= 0.0 && y >= 0.0 && x < w as f64 && y < h as f64
+                        }
+                        None => false,
+                    })
+                })
+            });
+            if seen {
+                truth_floors.push(f);
+            }
+        }
+        let hom = coverage::homography(name, &facade, w, h).expect("homography");
+        for d in &truth.drops {
+            if !d.release_in_frame {
+                continue;
+            }
+            let pred =
+                d.size_m * coverage::object_px_per_m_at(&hom, w, h, d.release_m[0], d.release_m[1]);
+            size_errs.push((name.to_string(), pred, d.size_px));
+        }
+        report.push((
+            name,
+            truth.look.barrel_k,
+            plan.floors_in_view.clone(),
+            truth_floors,
+        ));
+    }
+    for (name, k, pred, tr) in &report {
+        eprintln!(
+            "{name}: barrel k {k:.3}: floors in view predicted {:?}..{:?} ({}), truth {:?}..{:?} ({})",
+            pred.first(),
+            pred.last(),
+            pred.len(),
+            tr.first(),
+            tr.last(),
+            tr.len()
+        );
+    }
+    for (name, p, t) in &size_errs {
+        eprintln!(
+            "{name}: size at release predicted {p:.2} px, rendered {t:.2} px ({:+.1} %)",
+            (p / t - 1.0) * 100.0
+        );
+    }
+    for (name, _, pred, tr) in &report {
+        assert!(!tr.is_empty(), "{name}: no floor in the true view");
+        // Target ±0 floors, also through barrel distortion (k ≈ 0.045 here): exact.
+        assert_eq!(pred, tr, "{name}: predicted floors vs truth");
+    }
+    assert!(size_errs.len() >= 8, "{size_errs:?}");
+    for (name, p, t) in &size_errs {
+        assert!(
+            (p / t - 1.0).abs() <= 0.10,
+            "{name}: {p:.2} px vs {t:.2} px"
         );
     }
 }

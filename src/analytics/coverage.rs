@@ -43,6 +43,9 @@ pub struct WindowView {
     pub in_view: bool,
     /// Image pixels per metre on the facade at the window (geometric mean of both directions).
     pub px_per_m: f64,
+    /// Apparent pixels per metre of a compact object released there (`f / depth` from the
+    /// calibration's camera pose; the facade's scale when the pose is unknown).
+    pub object_px_per_m: f64,
     /// Apparent size in pixels at release of objects of [`OBJECT_SIZES_M`].
     pub object_px: [f64; 3],
     /// Smallest object (m) that appears at [`MIN_RELIABLE_PX`] here.
@@ -131,6 +134,24 @@ pub fn px_per_m_at(hom: &Homography, x_m: f64, h_m: f64) -> f64 {
         }
     };
     (d(0.5, 0.0) * d(0.0, 0.5)).sqrt()
+}
+
+/// Apparent size in pixels of a one-metre object at `(x_m, h_m)` on the facade: `f / depth`
+/// with the camera pose the calibration implies (a compact object is not foreshortened the way
+/// the facade plane is); without a pose (a fronto-parallel view, or a lens bending the
+/// calibration too much) the facade's own scale, [`px_per_m_at`].
+pub fn object_px_per_m_at(hom: &Homography, width: u32, height: u32, x_m: f64, h_m: f64) -> f64 {
+    let (cx, cy) = ((width as f64 - 1.0) / 2.0, (height as f64 - 1.0) / 2.0);
+    if let (Some(p), Some(axis)) = (hom.pose, hom.to_world(cx, cy)) {
+        let c = [p.along_m, p.height_m, p.dist_m];
+        let a = [axis.0 - c[0], axis.1 - c[1], -c[2]];
+        let n = (a[0] * a[0] + a[1] * a[1] + a[2] * a[2]).sqrt();
+        let depth = ((x_m - c[0]) * a[0] + (h_m - c[1]) * a[1] - c[2] * a[2]) / n.max(1e-9);
+        if depth > 0.1 && p.focal_px.is_finite() {
+            return p.focal_px / depth;
+        }
+    }
+    px_per_m_at(hom, x_m, h_m)
 }
 
 /// The facade's floor grid as one camera sees it, for drawing: each floor's slab line across
@@ -228,7 +249,7 @@ pub fn building_cells(cams: &[&CameraCoverage]) -> Vec<(i32, u32, String, SizeCl
             }
         }
     }
-    cells.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    cells.sort_by_key(|a| (a.0, a.1));
     cells
 }
 
@@ -294,7 +315,8 @@ pub fn plan_camera(
                 })
             });
             let px_per_m = px_per_m_at(&hom, col.x_m, y0 + wh / 2.0);
-            let object_px = OBJECT_SIZES_M.map(|s| s * px_per_m);
+            let obj_ppm = object_px_per_m_at(&hom, width, height, col.x_m, y0 + wh / 2.0);
+            let object_px = OBJECT_SIZES_M.map(|s| s * obj_ppm);
             let round = |v: f64| (v * 100.0).round() / 100.0;
             windows.push(WindowView {
                 floor,
@@ -305,9 +327,10 @@ pub fn plan_camera(
                 masked,
                 in_view: in_image && !masked,
                 px_per_m: round(px_per_m),
+                object_px_per_m: round(obj_ppm),
                 object_px: object_px.map(round),
-                min_object_m: if px_per_m > 0.0 {
-                    round(MIN_RELIABLE_PX / px_per_m * 100.0) / 100.0
+                min_object_m: if obj_ppm > 0.0 {
+                    round(MIN_RELIABLE_PX / obj_ppm * 100.0) / 100.0
                 } else {
                     f64::INFINITY
                 },
