@@ -158,11 +158,14 @@ fn alarms_name_the_window() {
         ),
     )
     .expect("write");
+    let ev_dir = dir.path().join("evidence");
     let (code, out, err) = run(&[
         "analyze",
         clip.to_str().unwrap(),
         "--config",
         cfg.to_str().unwrap(),
+        "--evidence-dir",
+        ev_dir.to_str().unwrap(),
     ]);
     assert_eq!(code, 0, "{err}");
     let events: Vec<serde_json::Value> = out
@@ -189,6 +192,58 @@ fn alarms_name_the_window() {
             "{o}"
         );
     }
+    // Each trajectory picture outlines its window: the opening projected through the
+    // calibration, in the window colour, on its left, right and bottom edges.
+    let config = vigil::config::Config::load(&cfg).expect("config");
+    let facade = config.cameras[0].facade.clone().expect("facade");
+    let hom = vigil::analytics::coverage::homography("tower", &facade, 1280, 720).expect("hom");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(ev_dir.join("tower")).expect("evidence dir") {
+        let d = entry.expect("entry").path();
+        let Ok(text) = std::fs::read_to_string(d.join("event.json")) else {
+            continue;
+        };
+        let e: serde_json::Value = serde_json::from_str(&text).expect("event.json");
+        let o = &e["origin"];
+        let (Some(floor), Some(x)) = (o["floor"].as_i64(), o["facade_x_m"].as_f64()) else {
+            continue;
+        };
+        let col = facade.model.locate(x, floor as i32).expect("window").column;
+        let m = facade
+            .model
+            .opening_m(col.x_m, floor as i32, facade.floor_height_m);
+        let c: Vec<(f64, f64)> = m
+            .iter()
+            .map(|p| hom.to_image(p[0], p[1]).expect("in front"))
+            .collect();
+        let img = image::open(d.join("trajectory.png"))
+            .expect("trajectory picture")
+            .to_rgb8();
+        let near = |x: f64, y: f64| {
+            (-2..=2).any(|dy: i64| {
+                (-2..=2).any(|dx: i64| {
+                    let (px, py) = (x.round() as i64 + dx, y.round() as i64 + dy);
+                    px >= 0
+                        && py >= 0
+                        && (px as u32) < img.width()
+                        && (py as u32) < img.height()
+                        && *img.get_pixel(px as u32, py as u32)
+                            == vigil::analytics::falling::picture::WINDOW
+                })
+            })
+        };
+        let mid = |a: (f64, f64), b: (f64, f64)| ((a.0 + b.0) / 2.0, (a.1 + b.1) / 2.0);
+        for (a, b) in [(c[0], c[1]), (c[1], c[2]), (c[3], c[0])] {
+            let p = mid(a, b);
+            assert!(
+                near(p.0, p.1),
+                "{}: window edge at {p:?} not outlined",
+                d.display()
+            );
+        }
+        checked += 1;
+    }
+    assert!(checked > 0, "no located event with a picture");
 }
 
 /// A generated tower camera's config with a building model of the scene's true storeys and

@@ -293,7 +293,7 @@ pub fn plan_camera(
         let y0 = (floor - 1) as f64 * fh + sill;
         for col in &columns {
             let xs = [col.x_m - ww / 2.0, col.x_m + ww / 2.0];
-            let world_corners = [[xs[0], y0], [xs[1], y0], [xs[1], y0 + wh], [xs[0], y0 + wh]];
+            let world_corners = model.opening_m(col.x_m, floor, fh);
             let corners: Vec<Option<(f64, f64)>> = world_corners
                 .iter()
                 .map(|c| hom.to_image(c[0], c[1]))

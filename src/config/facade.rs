@@ -149,6 +149,15 @@ impl BuildingModel {
         })
     }
 
+    /// The opening of the window of column centre `x_m` on `floor`, in facade metres:
+    /// bottom-left, bottom-right, top-right, top-left.
+    pub fn opening_m(&self, x_m: f64, floor: i32, floor_height_m: f64) -> [[f64; 2]; 4] {
+        let (ww, wh) = (self.window_w(), self.window_h());
+        let y0 = (floor - 1) as f64 * floor_height_m + self.sill();
+        let xs = [x_m - ww / 2.0, x_m + ww / 2.0];
+        [[xs[0], y0], [xs[1], y0], [xs[1], y0 + wh], [xs[0], y0 + wh]]
+    }
+
     fn validate(&self, floor_height_m: f64) -> Result<(), (String, String)> {
         let err = |f: &str, r: String| Err((format!("facade.building.{f}"), r));
         if let Some(n) = self.storeys {

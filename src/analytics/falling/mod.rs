@@ -413,6 +413,20 @@ impl FallingAnalytic {
         }
     }
 
+    /// The label and image outline of the origin's window (building model and calibration
+    /// needed).
+    fn window_outline(&self, o: &Origin) -> Option<(String, [(f64, f64); 4])> {
+        let (floor, label, x) = (o.floor?, o.window.clone()?, o.facade_x_m?);
+        let col = self.cfg.model.locate(x, floor)?.column;
+        let hom = self.hom.as_ref()?;
+        let m = self
+            .cfg
+            .model
+            .opening_m(col.x_m, floor, self.cfg.floor_height_m);
+        let p = |i: usize| hom.to_image(m[i][0], m[i][1]);
+        Some((label, [p(0)?, p(1)?, p(2)?, p(3)?]))
+    }
+
     fn fill_event(&self, ev: &mut Event, tr: &Track, j: &Judgement) {
         ev.start_s = tr.first_t();
         ev.end_s = tr.last_t;
@@ -580,6 +594,7 @@ impl FallingAnalytic {
                 t_alarm: open.event.alarm_s,
                 floor: origin.as_ref().and_then(|o| o.floor),
                 height_m: origin.as_ref().and_then(|o| o.height_m),
+                window: origin.as_ref().and_then(|o| self.window_outline(o)),
             };
             let img = picture::trajectory_picture(
                 &bg.background_luma(),

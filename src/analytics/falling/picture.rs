@@ -12,7 +12,13 @@ pub struct PictureInfo<'a> {
     pub t_alarm: f64,
     pub floor: Option<i32>,
     pub height_m: Option<f64>,
+    /// The window the object left from (label such as `21-03`, opening corners in image px),
+    /// when the building model gives one: outlined on the picture.
+    pub window: Option<(String, [(f64, f64); 4])>,
 }
+
+/// Colour of the window outline.
+pub const WINDOW: Rgb<u8> = Rgb([255, 120, 0]);
 
 /// Render onto a copy of the background luma (`width*height`).
 pub fn trajectory_picture(
@@ -61,10 +67,86 @@ pub fn trajectory_picture(
         draw::RED,
         scale,
     );
+    // The window last but the header: nothing hides its outline.
+    if let Some((label, c)) = &info.window {
+        draw::draw_polygon(&mut img, c, WINDOW, 2);
+        let top = c.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
+        let left = c.iter().map(|p| p.0).fold(f64::INFINITY, f64::min);
+        let txt = format!("WINDOW {label}");
+        draw::draw_label(
+            &mut img,
+            left as i64,
+            top as i64 - 7 * scale as i64 - 8,
+            &txt,
+            WINDOW,
+            scale,
+        );
+    }
     let head = format!(
         "{}  falling object  alarm t={:.2}s",
         info.camera, info.t_alarm
     );
     draw::draw_label(&mut img, 4, 4, &head, draw::WHITE, scale);
     img
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn judgement() -> Judgement {
+        Judgement {
+            falling: true,
+            score: 1.0,
+            reason: "test",
+            t_release: 0.0,
+            origin_px: (100.0, 50.0),
+            height_m: Some(20.0),
+            facade_x_m: Some(0.0),
+            acc: 9.8,
+            fit_x: None,
+            fit_y: None,
+        }
+    }
+
+    #[test]
+    fn the_window_is_outlined_only_when_known() {
+        let bg = vec![90u8; 320 * 200];
+        let obs = [Obs {
+            t: 0.1,
+            x: 100.0,
+            y: 60.0,
+            area: 4,
+        }];
+        let mut info = PictureInfo {
+            camera: "east",
+            t_alarm: 0.5,
+            floor: Some(7),
+            height_m: Some(20.0),
+            window: None,
+        };
+        let plain = trajectory_picture(&bg, 320, 200, &obs, &judgement(), &info);
+        assert!(
+            !plain.pixels().any(|p| *p == WINDOW),
+            "no window, no outline"
+        );
+        let c = [
+            (200.0, 150.0),
+            (260.0, 150.0),
+            (260.0, 110.0),
+            (200.0, 110.0),
+        ];
+        info.window = Some(("7-03".into(), c));
+        let img = trajectory_picture(&bg, 320, 200, &obs, &judgement(), &info);
+        // Both vertical edges and the bottom edge of the opening, not its inside.
+        assert_eq!(*img.get_pixel(200, 130), WINDOW);
+        assert_eq!(*img.get_pixel(260, 130), WINDOW);
+        assert_eq!(*img.get_pixel(230, 150), WINDOW);
+        assert_eq!(*img.get_pixel(230, 130), Rgb([90, 90, 90]));
+        // Elsewhere the picture is the same as without a window.
+        assert_eq!(img.get_pixel(20, 190), plain.get_pixel(20, 190));
+        // Its label sits above the opening.
+        let above = (195..300).any(|x| (90..110).any(|y| *img.get_pixel(x, y) == WINDOW));
+        assert!(above, "label drawn");
+    }
 }
