@@ -1,5 +1,6 @@
 //! Analytics: per-camera state machines fed one frame at a time.
 
+pub mod calibrate;
 pub mod coverage;
 pub mod ebike;
 pub mod falling;

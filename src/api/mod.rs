@@ -16,6 +16,7 @@
 // One file per resource; `router.rs` lists the routes, `openapi.rs` the document's frame.
 mod audit;
 mod auth;
+mod calibration;
 mod cameras;
 mod config;
 mod error;

@@ -16,7 +16,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::openapi::ApiDoc;
-use super::{audit, auth, cameras, config, events, evidence, inc, live, metrics, openapi, users};
+use super::{
+    audit, auth, calibration, cameras, config, events, evidence, inc, live, metrics, openapi, users,
+};
 use super::{ApiError, AppState};
 
 /// Every `/api/v1` route, with its part of the OpenAPI document.
@@ -35,6 +37,7 @@ pub(crate) fn v1() -> OpenApiRouter<AppState> {
         .routes(routes!(cameras::camera_status))
         .routes(routes!(cameras::camera_health))
         .routes(routes!(cameras::camera_thumbnail))
+        .routes(routes!(calibration::post_calibration))
         .routes(routes!(config::config_get))
         .routes(routes!(config::config_reload))
         .routes(routes!(events::list_events))

@@ -554,6 +554,12 @@ impl crate::service::ConfigReloader for FileReloader {
     fn effective(&self) -> serde_json::Value {
         self.control.effective()
     }
+    fn config_path(&self) -> Option<PathBuf> {
+        Some(self.path.clone())
+    }
+    fn current(&self) -> Option<Config> {
+        self.control.effective_config()
+    }
 }
 
 // ---------- thumbnails ----------

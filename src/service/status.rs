@@ -179,6 +179,15 @@ pub trait ConfigReloader: Send + Sync {
     fn reload(&self) -> Result<ReloadReport, ReloadError>;
     /// The configuration in effect (no secrets, no source URLs).
     fn effective(&self) -> serde_json::Value;
+    /// The file the configuration is read from (`None`: not file-backed; nothing can be
+    /// written back).
+    fn config_path(&self) -> Option<std::path::PathBuf> {
+        None
+    }
+    /// The configuration in effect, typed.
+    fn current(&self) -> Option<crate::config::Config> {
+        None
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
