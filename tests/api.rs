@@ -528,6 +528,8 @@ fn camera_thumbnails_and_states() {
             at_ms: 1_700_000_000_123,
             width: 32,
             height: 18,
+            full: None,
+            full_size: [32, 18],
         },
     );
     // Viewers may see it (header or URL token); it is never cached.

@@ -38,6 +38,30 @@ fn calibration_through_the_api_on_a_generated_scene() {
     let (admin, op) = (srv.admin_token.clone(), srv.login("op", "op-password-1"));
     let path = "/api/v1/cameras/tower/calibration";
 
+    // The full-size snapshot the points are placed on (admin; the analysed size).
+    srv.wait_for("a snapshot", std::time::Duration::from_secs(60), || {
+        srv.req(
+            "GET",
+            "/api/v1/cameras/tower/snapshot.jpg",
+            Some(&admin),
+            None,
+        )
+        .0 == 200
+    });
+    let (_, jpeg) = srv.req(
+        "GET",
+        "/api/v1/cameras/tower/snapshot.jpg",
+        Some(&admin),
+        None,
+    );
+    let snap = image::load_from_memory(&jpeg).expect("snapshot is a JPEG");
+    assert_eq!((snap.width(), snap.height()), (truth.width, truth.height));
+    assert_eq!(
+        srv.req("GET", "/api/v1/cameras/tower/snapshot.jpg", Some(&op), None)
+            .0,
+        403
+    );
+
     // What the TOML calibration (written by the generator) plans.
     let cfg = vigil::config::Config::load(&srv.config).unwrap();
     let facade = cfg.cameras[0].facade.clone().unwrap();

@@ -43,7 +43,7 @@ fn takes_query_token(path: &str) -> bool {
     let parts: Vec<&str> = rest.split('/').collect();
     match parts.as_slice() {
         ["events", _, file] => matches!(*file, "clip.mp4" | "snapshot.jpg" | "trajectory.png"),
-        ["cameras", _, "thumbnail.jpg"] => true,
+        ["cameras", _, file] => matches!(*file, "thumbnail.jpg" | "snapshot.jpg"),
         _ => false,
     }
 }

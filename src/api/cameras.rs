@@ -119,3 +119,40 @@ pub(crate) async fn camera_thumbnail(
     }
     Ok(resp)
 }
+
+/// The camera's latest analysed frame at full analysed size (the picture calibration points
+/// are placed on; admin), refreshed every few seconds; 404 until one exists. Headers
+/// `x-captured-at-ms` and `x-image-size` (`WIDTHxHEIGHT`).
+#[utoipa::path(get, path = "/cameras/{name}/snapshot.jpg", tag = "cameras",
+    params(("name" = String, Path, description = "camera name"),
+        ("access_token" = Option<String>, Query, description = "bearer token for `<img>`")),
+    responses((status = 200, description = "JPEG", content_type = "image/jpeg", body = Vec<u8>),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub(crate) async fn camera_snapshot(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(name): Path<String>,
+) -> ApiResult<Response> {
+    require(&state, &p, Action::ManageConfig, "cameras").await?;
+    if state.cameras.camera(&name).is_none() {
+        return Err(ApiError::not_found(format!("no camera '{name}'")));
+    }
+    let t = state.cameras.thumbnail(&name);
+    let Some((full, t)) = t.as_ref().and_then(|t| t.full.clone().map(|f| (f, t))) else {
+        return Err(ApiError::not_found(format!(
+            "camera '{name}' has no snapshot yet"
+        )));
+    };
+    let mut resp = Response::new(Body::from(full.as_ref().clone()));
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/jpeg"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Ok(v) = HeaderValue::from_str(&t.at_ms.to_string()) {
+        h.insert("x-captured-at-ms", v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&format!("{}x{}", t.full_size[0], t.full_size[1])) {
+        h.insert("x-image-size", v);
+    }
+    Ok(resp)
+}

@@ -37,6 +37,7 @@ pub(crate) fn v1() -> OpenApiRouter<AppState> {
         .routes(routes!(cameras::camera_status))
         .routes(routes!(cameras::camera_health))
         .routes(routes!(cameras::camera_thumbnail))
+        .routes(routes!(cameras::camera_snapshot))
         .routes(routes!(calibration::post_calibration))
         .routes(routes!(config::config_get))
         .routes(routes!(config::config_reload))

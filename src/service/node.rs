@@ -582,17 +582,25 @@ pub fn make_thumbnail(frame: &Frame) -> Option<Thumbnail> {
     let tw = ((w as f64 * scale).round() as u32).max(1);
     let th = ((h as f64 * scale).round() as u32).max(1);
     let mut jpeg = Vec::new();
+    let mut full = Vec::new();
     let mut enc = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 75);
-    let res = match &frame.rgb {
+    let mut enc_full = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut full, 85);
+    let (res, full_ok) = match &frame.rgb {
         Some(rgb) => {
             let img = image::RgbImage::from_raw(w, h, rgb.clone())?;
             let small = image::imageops::thumbnail(&img, tw, th);
-            enc.encode_image(&small)
+            (
+                enc.encode_image(&small),
+                enc_full.encode_image(&img).is_ok(),
+            )
         }
         None => {
             let img = image::GrayImage::from_raw(w, h, frame.gray.clone())?;
             let small = image::imageops::thumbnail(&img, tw, th);
-            enc.encode_image(&small)
+            (
+                enc.encode_image(&small),
+                enc_full.encode_image(&img).is_ok(),
+            )
         }
     };
     if let Err(e) = res {
@@ -604,6 +612,8 @@ pub fn make_thumbnail(frame: &Frame) -> Option<Thumbnail> {
         at_ms: now_ms(),
         width: tw,
         height: th,
+        full: full_ok.then(|| Arc::new(full)),
+        full_size: [w, h],
     })
 }
 

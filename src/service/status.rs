@@ -89,6 +89,11 @@ pub struct Thumbnail {
     pub at_ms: i64,
     pub width: u32,
     pub height: u32,
+    /// The same frame at the analysed size (JPEG), for calibration by clicking on it; `None`
+    /// when it could not be encoded.
+    pub full: Option<Arc<Vec<u8>>>,
+    /// Size of `full` (the analysed picture) `[width, height]`.
+    pub full_size: [u32; 2],
 }
 
 /// `/api/v1/cameras/{name}/thumbnail.jpg`, with the name percent-encoded.
