@@ -52,18 +52,74 @@ fn start_server(dir: &Path) -> Server {
     let facade = synth_facade_table(dir, "tower");
     // Default pre/post-roll: clips are cut from the ring at an IDR (see ingest::ring), so
     // they start decoding in Chromium wherever the event falls in the looping file.
+    let truth = read_truth(dir);
     let config = format!(
         "[node]\ndata_dir = \"data\"\n\n\
          [[camera]]\nname = \"tower\"\nkind = \"facade\"\nsource = \"{}\"\nrealtime = true\nloop = true\n\
-         [camera.facade]\n{facade}\n\n\
+         [camera.facade]\n{facade}\n\
+         [camera.facade.building]\nname = \"T3\"\nstoreys = {}\nfacade_x_m = [{:.3}, {:.3}]\n\n\
          [[camera]]\nname = \"gate-dead\"\nkind = \"facade\"\nsource = \"rtsp://127.0.0.1:9/none\"\n\
          io_timeout_s = 1.0\nreconnect_max_s = 2.0\n",
-        clip.display()
+        clip.display(),
+        truth.floors,
+        truth.facade_x_m[0],
+        truth.facade_x_m[1]
     );
     let srv = Server::start(dir, &config);
     srv.add_user(OPERATOR.0, "operator", OPERATOR.1);
     srv.add_user(VIEWER.0, "viewer", VIEWER.1);
     srv
+}
+
+fn read_truth(dir: &Path) -> vigil::synth::truth::FacadeTruth {
+    serde_json::from_slice(&std::fs::read(dir.join("tower.truth.json")).expect("truth"))
+        .expect("truth json")
+}
+
+/// The tower camera's plan from the calibration in the config file.
+fn tower_plan(config: &Path) -> vigil::analytics::coverage::CameraCoverage {
+    let cfg = vigil::config::Config::load(config).expect("config");
+    let facade = cfg.cameras[0].facade.clone().expect("facade");
+    vigil::analytics::coverage::plan_camera("tower", &facade, 1280, 720).expect("plan")
+}
+
+/// Points for the browser to click: the floor line under windows of two columns on three
+/// floors in view, where the generator's true camera shows them, with floor and column.
+fn calibration_clicks(dir: &Path, config: &Path) -> serde_json::Value {
+    use vigil::synth::camera::Camera;
+    let truth = read_truth(dir);
+    let cfg = vigil::config::Config::load(config).expect("config");
+    let facade = cfg.cameras[0].facade.clone().expect("facade");
+    let plan = tower_plan(config);
+    let c = &truth.camera;
+    let cam = Camera::new(
+        truth.width,
+        truth.height,
+        c.position_m,
+        c.pitch_deg,
+        c.yaw_deg,
+        c.roll_deg,
+        c.hfov_deg,
+    );
+    let cols = facade.model.columns();
+    let seen: Vec<_> = plan.windows.iter().filter(|v| v.in_view).collect();
+    let (lo, hi) = (seen[0].floor, seen[seen.len() - 1].floor);
+    let mut ids: Vec<u32> = seen
+        .iter()
+        .filter(|v| v.floor == lo + 1)
+        .map(|v| v.column)
+        .collect();
+    ids.dedup();
+    let mut out = Vec::new();
+    for floor in [lo + 1, (lo + hi) / 2 + 1, hi] {
+        for col in [ids[0], ids[ids.len() - 1]] {
+            let x = cols[col as usize - 1].x_m;
+            let h = (floor - 1) as f64 * facade.floor_height_m;
+            let (px, py, _) = cam.project([x, h, 0.0]).expect("in front");
+            out.push(serde_json::json!({ "px": [px, py], "floor": floor, "column": col }));
+        }
+    }
+    serde_json::Value::Array(out)
 }
 
 fn check_assets(srv: &Server) {
@@ -104,6 +160,8 @@ fn console_end_to_end_against_vigil_serve() {
     let mut srv = start_server(dir.path());
     check_assets(&srv);
 
+    let before = tower_plan(&srv.config);
+    let clicks = calibration_clicks(dir.path(), &srv.config);
     match browser_missing() {
         Some(why) => eprintln!("SKIP console browser tests: {why}"),
         None => {
@@ -117,6 +175,8 @@ fn console_end_to_end_against_vigil_serve() {
                 .env("VIGIL_VIEWER", format!("{}:{}", VIEWER.0, VIEWER.1))
                 .env("VIGIL_ADMIN", format!("admin:{}", srv.admin_password))
                 .env("VIGIL_SHOTS", &shots)
+                .env("VIGIL_CALIB_POINTS", clicks.to_string())
+                .env("VIGIL_CALIB_SIZE", "[1280,720]")
                 .output()
                 .expect("run node");
             let stdout = String::from_utf8_lossy(&out.stdout);
@@ -131,8 +191,20 @@ fn console_end_to_end_against_vigil_serve() {
                 "browser tests failed (see output above)"
             );
             assert!(
-                stdout.contains("pass 5") || stdout.contains("ℹ pass 5"),
-                "expected 5 passing browser tests"
+                stdout.contains("pass 6") || stdout.contains("ℹ pass 6"),
+                "expected 6 passing browser tests"
+            );
+            // The calibration the browser saved gives the floors of the TOML calibration.
+            let after = tower_plan(&srv.config);
+            let text = std::fs::read_to_string(&srv.config).expect("config");
+            assert_eq!(
+                text.matches("{ px = [").count(),
+                clicks.as_array().map_or(0, Vec::len),
+                "the clicked points were saved: {text}"
+            );
+            assert_eq!(
+                after.floors_in_view, before.floors_in_view,
+                "floors from the console calibration vs the TOML calibration"
             );
         }
     }

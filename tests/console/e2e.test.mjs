@@ -376,3 +376,58 @@ test('accounts: an admin disables and re-enables a user; an operator changes the
   assert.deepEqual(op.errors, []);
   await op.close();
 });
+
+// Calibration in the console: the admin clicks facade features of the generated tower (their
+// pixel positions, from the generator's true camera, come from tests/console.rs in
+// VIGIL_CALIB_POINTS with their floor and column), types floor and column, sees the live fit
+// and saves; tests/console.rs then compares the floors of the saved calibration with the
+// TOML calibration's.
+test('calibration: an admin places points on the snapshot, sees the fit live and saves', async (t) => {
+  const points = JSON.parse(process.env.VIGIL_CALIB_POINTS || '[]');
+  if (points.length < 4) {
+    t.skip('VIGIL_CALIB_POINTS not given');
+    return;
+  }
+  const [AD_USER, AD_PASS] = (process.env.VIGIL_ADMIN || 'admin:').split(/:(.*)/s);
+  const page = await freshPage();
+  await login(page, AD_USER, AD_PASS);
+  await page.click('#tab-calib');
+  await page.waitForSelector('#cal-camera option[value="tower"]', { state: 'attached' });
+  await page.selectOption('#cal-camera', 'tower');
+  // The snapshot exists once the camera analysed a frame; retry the load until it shows.
+  for (let i = 0; i < 40; i++) {
+    await page.click('#cal-load');
+    try {
+      await page.waitForFunction(() => document.querySelector('#cal-canvas').dataset.loaded === 'tower', null, { timeout: 1500 });
+      break;
+    } catch (e) {
+      /* not yet */
+    }
+  }
+  const size = await page.$eval('#cal-canvas', (c) => [c.width, c.height]);
+  assert.deepEqual(size, JSON.parse(process.env.VIGIL_CALIB_SIZE || '[1280,720]'));
+  for (let i = 0; i < points.length; i++) {
+    const p = points[i];
+    const box = await page.locator('#cal-canvas').boundingBox();
+    await page.mouse.click(box.x + (p.px[0] * box.width) / size[0], box.y + (p.px[1] * box.height) / size[1]);
+    const row = page.locator(`#cal-body tr[data-point="${i}"]`);
+    await row.locator('input.cal-floor').fill(String(p.floor));
+    await row.locator('input.cal-floor').press('Tab');
+    await row.locator('input.cal-column').fill(String(p.column));
+    await row.locator('input.cal-column').press('Tab');
+  }
+  // The live fit: every point's error shown, small, and the save button enabled.
+  await page.waitForFunction((n) => {
+    const errs = [...document.querySelectorAll('#cal-body .cal-err')].map((td) => parseFloat(td.textContent));
+    return errs.length === n && errs.every((e) => Number.isFinite(e)) && !document.querySelector('#cal-save').disabled;
+  }, points.length, { timeout: 20000 });
+  const errs = await page.$$eval('#cal-body .cal-err', (tds) => tds.map((td) => parseFloat(td.textContent)));
+  assert.ok(errs.every((e) => e < 3), errs.join(','));
+  assert.match(await page.textContent('#cal-summary'), /px/);
+  await page.screenshot({ path: path.join(SHOTS, 'calibration.png') });
+  await page.click('#cal-save');
+  await page.waitForFunction(() => document.querySelector('#cal-msg').dataset.saved === 'true', null, { timeout: 20000 });
+  assert.match(await page.textContent('#cal-msg'), /已保存|saved/);
+  assert.deepEqual(page.errors, []);
+  await page.close();
+});

@@ -924,23 +924,275 @@
     loadUsers();
   }
 
+  // ---------- calibration (admin) ----------
+  // Points are placed on the camera's full-size snapshot; every change asks the server for a
+  // dry-run fit (per-point error, warnings, the fitted floor grid); "save" writes it.
+  const cal = { camera: '', img: null, w: 0, h: 0, points: [], fit: null, seq: 0 };
+  async function loadCalibCameras() {
+    try {
+      const r = await api('/cameras');
+      const cams = camsOf(r).filter((c) => c.kind === 'facade');
+      const sel = $('cal-camera');
+      const cur = sel.value;
+      sel.replaceChildren(
+        ...cams.map((c) => {
+          const o = document.createElement('option');
+          o.value = c.name;
+          o.textContent = c.name;
+          o.selected = c.name === cur;
+          return o;
+        })
+      );
+    } catch (e) {
+      $('cal-msg').textContent = e.message;
+    }
+  }
+  async function loadSnapshot() {
+    const name = $('cal-camera').value;
+    $('cal-msg').textContent = '';
+    if (!name) return;
+    let resp;
+    try {
+      resp = await fetch(API + '/cameras/' + encodeURIComponent(name) + '/snapshot.jpg', {
+        headers: { Authorization: 'Bearer ' + st.session.token },
+        cache: 'no-store'
+      });
+    } catch (e) {
+      $('cal-msg').textContent = t('error_network');
+      return;
+    }
+    if (!resp.ok) {
+      $('cal-msg').textContent = t('calib_no_snapshot');
+      return;
+    }
+    const blob = await resp.blob();
+    const img = await createImageBitmap(blob);
+    cal.camera = name;
+    cal.img = img;
+    cal.w = img.width;
+    cal.h = img.height;
+    cal.points = [];
+    cal.fit = null;
+    $('cal-body').replaceChildren();
+    const c = $('cal-canvas');
+    c.width = img.width;
+    c.height = img.height;
+    c.dataset.loaded = name;
+    renderCalib();
+  }
+  function drawCalib() {
+    const c = $('cal-canvas');
+    const g = c.getContext('2d');
+    g.clearRect(0, 0, c.width, c.height);
+    if (cal.img) g.drawImage(cal.img, 0, 0);
+    if (cal.fit && cal.fit.grid) {
+      g.strokeStyle = 'rgba(40,220,230,0.9)';
+      g.lineWidth = 1;
+      g.fillStyle = 'rgba(40,220,230,1)';
+      g.font = '12px sans-serif';
+      for (const [floor, a, b] of cal.fit.grid.floor_lines) {
+        g.beginPath();
+        g.moveTo(a[0], a[1]);
+        g.lineTo(b[0], b[1]);
+        g.stroke();
+        g.fillText(String(floor), Math.max(2, Math.min(a[0], c.width - 20)), a[1] - 2);
+      }
+    }
+    cal.points.forEach((p, i) => {
+      const fp = cal.fit && cal.fit.points[i];
+      const bad = fp && fp.error_px > 3;
+      g.strokeStyle = bad ? '#ff4040' : '#ffe020';
+      g.lineWidth = 2;
+      g.beginPath();
+      g.arc(p.px[0], p.px[1], 6, 0, 2 * Math.PI);
+      g.stroke();
+      g.fillStyle = g.strokeStyle;
+      g.font = 'bold 14px sans-serif';
+      g.fillText(String(i + 1), p.px[0] + 8, p.px[1] - 8);
+      if (fp) {
+        g.strokeStyle = '#40ff60';
+        g.beginPath();
+        g.moveTo(fp.reprojected_px[0] - 4, fp.reprojected_px[1]);
+        g.lineTo(fp.reprojected_px[0] + 4, fp.reprojected_px[1]);
+        g.moveTo(fp.reprojected_px[0], fp.reprojected_px[1] - 4);
+        g.lineTo(fp.reprojected_px[0], fp.reprojected_px[1] + 4);
+        g.stroke();
+      }
+    });
+  }
+  function calSelect(cls, options, value, onChange) {
+    const sel = document.createElement('select');
+    sel.className = cls;
+    for (const o of options) {
+      const opt = document.createElement('option');
+      opt.value = o;
+      opt.textContent = t(cls.replace('cal-', '') + '_' + o);
+      opt.selected = o === value;
+      sel.appendChild(opt);
+    }
+    sel.addEventListener('change', () => onChange(sel.value));
+    return sel;
+  }
+  function renderCalib() {
+    drawCalib();
+    const body = $('cal-body');
+    const rows = body.querySelectorAll('tr');
+    if (rows.length === cal.points.length && rows.length > 0) {
+      // Same points: only the errors change (the row being typed in keeps its focus).
+      rows.forEach((tr, i) => {
+        const fp = cal.fit && cal.fit.points[i];
+        const td = tr.querySelector('.cal-err');
+        td.textContent = fp ? fp.error_px.toFixed(2) : '—';
+        td.className = 'cal-err' + (fp && fp.error_px > 3 ? ' cal-bad' : '');
+      });
+    } else {
+      renderCalibRows(body);
+    }
+    renderCalibSummary();
+  }
+  function renderCalibRows(body) {
+    body.replaceChildren(
+      ...cal.points.map((p, i) => {
+        const tr = document.createElement('tr');
+        tr.dataset.point = String(i);
+        tr.appendChild(el('td', '', String(i + 1)));
+        tr.appendChild(el('td', '', Math.round(p.px[0]) + ', ' + Math.round(p.px[1])));
+        const num = (cls, key) => {
+          const td = document.createElement('td');
+          const inp = document.createElement('input');
+          inp.type = 'number';
+          inp.className = cls;
+          inp.value = p[key] === undefined ? '' : String(p[key]);
+          const onEdit = () => {
+            const v = parseInt(inp.value, 10);
+            if (Number.isFinite(v)) p[key] = v;
+            else delete p[key];
+            scheduleFit();
+          };
+          inp.addEventListener('input', onEdit);
+          inp.addEventListener('change', onEdit);
+          td.appendChild(inp);
+          return td;
+        };
+        tr.appendChild(num('cal-floor', 'floor'));
+        const at = document.createElement('td');
+        at.appendChild(calSelect('cal-at', ['floor', 'sill', 'window_top'], p.at || 'floor', (v) => { p.at = v; scheduleFit(); }));
+        tr.appendChild(at);
+        tr.appendChild(num('cal-column', 'column'));
+        const side = document.createElement('td');
+        side.appendChild(calSelect('cal-side', ['centre', 'left', 'right'], p.side || 'centre', (v) => { p.side = v; scheduleFit(); }));
+        tr.appendChild(side);
+        const fp = cal.fit && cal.fit.points[i];
+        tr.appendChild(el('td', 'cal-err' + (fp && fp.error_px > 3 ? ' cal-bad' : ''), fp ? fp.error_px.toFixed(2) : '—'));
+        const del = document.createElement('td');
+        const b = el('button', 'cal-del', '×');
+        b.type = 'button';
+        b.addEventListener('click', () => {
+          cal.points.splice(i, 1);
+          cal.fit = null;
+          $('cal-body').replaceChildren();
+          renderCalib();
+          scheduleFit();
+        });
+        del.appendChild(b);
+        tr.appendChild(del);
+        return tr;
+      })
+    );
+  }
+  function renderCalibSummary() {
+    const ready = cal.points.filter((p) => p.floor !== undefined && p.column !== undefined).length;
+    $('cal-save').disabled = !(cal.fit && ready === cal.points.length && ready >= 4);
+    if (ready < 4) $('cal-summary').textContent = t('calib_need', { n: 4 - ready });
+    else if (cal.fit) {
+      const f = cal.fit.floors_visible;
+      $('cal-summary').textContent = t('calib_fit', { max: cal.fit.max_error_px, rms: cal.fit.rms_error_px, floors: f ? f[0] + '–' + f[1] : '—' });
+    }
+    $('cal-warnings').replaceChildren(...((cal.fit && cal.fit.warnings) || []).map((w) => el('li', '', w)));
+  }
+  function calBody() {
+    return {
+      image_size: [cal.w, cal.h],
+      points: cal.points.map((p) => ({ px: p.px, floor: p.floor, column: p.column, at: p.at || 'floor', side: p.side || 'centre' }))
+    };
+  }
+  let fitTimer = null;
+  function scheduleFit() {
+    if (fitTimer) clearTimeout(fitTimer);
+    fitTimer = setTimeout(runFit, 150);
+  }
+  async function runFit() {
+    const ready = cal.points.filter((p) => p.floor !== undefined && p.column !== undefined);
+    $('cal-msg').textContent = '';
+    if (ready.length < 4 || ready.length !== cal.points.length) {
+      cal.fit = null;
+      renderCalib();
+      return;
+    }
+    const seq = ++cal.seq;
+    try {
+      const r = await api('/cameras/' + encodeURIComponent(cal.camera) + '/calibration?dry_run=true', { method: 'POST', body: calBody() });
+      if (seq !== cal.seq) return;
+      cal.fit = r;
+    } catch (e) {
+      if (seq !== cal.seq) return;
+      cal.fit = null;
+      $('cal-msg').textContent = e.message;
+    }
+    renderCalib();
+  }
+  async function saveCalib() {
+    $('cal-msg').textContent = '';
+    try {
+      const r = await api('/cameras/' + encodeURIComponent(cal.camera) + '/calibration', { method: 'POST', body: calBody() });
+      cal.fit = r;
+      renderCalib();
+      $('cal-msg').textContent = t('calib_saved', { gen: r.reload ? r.reload.generation : '—' });
+      $('cal-msg').dataset.saved = 'true';
+    } catch (e) {
+      $('cal-msg').textContent = e.message;
+    }
+  }
+  function calClick(ev) {
+    if (!cal.img) return;
+    const c = $('cal-canvas');
+    const r = c.getBoundingClientRect();
+    const x = ((ev.clientX - r.left) * c.width) / r.width;
+    const y = ((ev.clientY - r.top) * c.height) / r.height;
+    cal.points.push({ px: [Math.round(x * 10) / 10, Math.round(y * 10) / 10] });
+    renderCalib();
+    const rows = $('cal-body').querySelectorAll('input.cal-floor');
+    if (rows.length) rows[rows.length - 1].focus();
+  }
+
   // ---------- views and routing ----------
   function route() {
     if (!st.session) return;
     const h = location.hash || '#/alarms';
     const m = /^#\/alarms\/(.+)$/.exec(h);
-    const view = h.startsWith('#/cameras') ? 'cameras' : h.startsWith('#/accounts') ? 'accounts' : 'alarms';
+    const view = h.startsWith('#/cameras')
+      ? 'cameras'
+      : h.startsWith('#/accounts')
+        ? 'accounts'
+        : h.startsWith('#/calibrate') && st.session.role === 'admin'
+          ? 'calibrate'
+          : 'alarms';
     st.view = view;
     document.body.dataset.view = view;
     $('alarms-view').hidden = view !== 'alarms';
     $('cameras-view').hidden = view !== 'cameras';
     $('accounts-view').hidden = view !== 'accounts';
+    $('calib-view').hidden = view !== 'calibrate';
+    $('tab-calib').hidden = st.session.role !== 'admin';
+    $('tab-calib').classList.toggle('active', view === 'calibrate');
     $('tab-accounts').classList.toggle('active', view === 'accounts');
     $('tab-alarms').classList.toggle('active', view === 'alarms');
     $('tab-cameras').classList.toggle('active', view === 'cameras');
     if (st.camTimer) clearInterval(st.camTimer);
     st.camTimer = null;
-    if (view === 'accounts') {
+    if (view === 'calibrate') {
+      loadCalibCameras();
+    } else if (view === 'accounts') {
       $('users-admin').hidden = st.session.role !== 'admin';
       if (st.session.role === 'admin') loadUsers();
     } else if (view === 'cameras') {
@@ -1041,6 +1293,15 @@
     $('cams-refresh').addEventListener('click', loadCameras);
     $('pw-form').addEventListener('submit', changeOwnPassword);
     $('user-add').addEventListener('submit', addUser);
+    $('cal-load').addEventListener('click', loadSnapshot);
+    $('cal-clear').addEventListener('click', () => {
+      cal.points = [];
+      cal.fit = null;
+      $('cal-body').replaceChildren();
+      renderCalib();
+    });
+    $('cal-save').addEventListener('click', saveCalib);
+    $('cal-canvas').addEventListener('click', calClick);
     window.addEventListener('hashchange', route);
   }
 
