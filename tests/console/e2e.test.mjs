@@ -405,9 +405,12 @@ test('calibration: an admin places points on the snapshot, sees the fit live and
     }
   }
   const size = await page.$eval('#cal-canvas', (c) => [c.width, c.height]);
+  // The whole picture on screen (the page scrolls below the bar and the canvas).
+  await page.setViewportSize({ width: 1366, height: 1600 });
   assert.deepEqual(size, JSON.parse(process.env.VIGIL_CALIB_SIZE || '[1280,720]'));
   for (let i = 0; i < points.length; i++) {
     const p = points[i];
+    await page.evaluate(() => window.scrollTo(0, 0));
     const box = await page.locator('#cal-canvas').boundingBox();
     await page.mouse.click(box.x + (p.px[0] * box.width) / size[0], box.y + (p.px[1] * box.height) / size[1]);
     const row = page.locator(`#cal-body tr[data-point="${i}"]`);
