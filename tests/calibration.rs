@@ -220,6 +220,25 @@ fn calibration_through_the_api_on_a_generated_scene() {
         g1["generation"].as_u64() > g0["generation"].as_u64(),
         "{g0} {g1}"
     );
+    // The coverage view's data under the running (new) calibration, for an operator.
+    let (s, cv) = srv.json(
+        "GET",
+        &format!("/api/v1/cameras/tower/coverage?width={w}&height={h}"),
+        Some(&op),
+    );
+    assert_eq!(s, 200, "{cv}");
+    assert_eq!(cv["floors_in_view"], json!(plan.floors_in_view), "{cv}");
+    let classes = cv["windows"].to_string();
+    assert!(
+        classes.contains("\"size_class\":\"not_covered\""),
+        "top floors out of view"
+    );
+    let (s, _) = srv.json(
+        "GET",
+        "/api/v1/cameras/lift/coverage?width=640&height=360",
+        Some(&op),
+    );
+    assert_eq!(s, 422);
     let (_, a) = srv.json("GET", "/api/v1/audit?limit=1000", Some(&admin));
     let rec = a["records"]
         .as_array()

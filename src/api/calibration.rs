@@ -34,6 +34,94 @@ pub(crate) struct CalibrationRequest {
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+pub(crate) struct CoverageQuery {
+    /// Picture width in analysed pixels (default: the camera's `analysis_size`, else the
+    /// size of its latest frame).
+    #[serde(default)]
+    width: Option<u32>,
+    #[serde(default)]
+    height: Option<u32>,
+}
+
+/// What a facade camera covers under its running calibration: every window of the building
+/// model with its corners in the picture, whether it is in view (inside the picture, outside
+/// every mask), the apparent size of 5 / 10 / 30 cm objects there and its size class
+/// (`cm5`, `cm10`, `cm30`, `not_covered`), and the floors in view — the data of
+/// `vigil coverage` for one camera (operator+; what the console's coverage view draws).
+#[utoipa::path(get, path = "/cameras/{name}/coverage", tag = "cameras",
+    params(("name" = String, Path, description = "camera name"), CoverageQuery),
+    responses((status = 200, body = serde_json::Value),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 501, body = ErrorBody)))]
+pub(crate) async fn get_coverage(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(name): Path<String>,
+    q: Result<Query<CoverageQuery>, QueryRejection>,
+) -> ApiResult<Json<serde_json::Value>> {
+    require(&state, &p, Action::ViewCameras, "cameras").await?;
+    let q = query(q)?;
+    let Some(reloader) = state.reloader.clone() else {
+        return Err(ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "not_implemented",
+            "coverage needs the running configuration (vigil serve)",
+        ));
+    };
+    let thumb = state.cameras.thumbnail(&name);
+    blocking(move || {
+        let cfg = reloader.current().ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_IMPLEMENTED,
+                "not_implemented",
+                "the running configuration is not available",
+            )
+        })?;
+        let cam = cfg
+            .cameras
+            .iter()
+            .find(|c| c.name == name)
+            .ok_or_else(|| ApiError::not_found(format!("no camera '{name}'")))?;
+        if cam.kind != CameraKind::Facade {
+            return Err(invalid(format!(
+                "camera '{name}': kind: coverage is for facade cameras"
+            )));
+        }
+        let size = match (q.width, q.height, cam.analysis_size, &thumb) {
+            (Some(w), Some(h), _, _) => [w, h],
+            (_, _, Some(s), _) => s,
+            (_, _, None, Some(t)) if t.full_size[0] > 0 => t.full_size,
+            _ => {
+                return Err(invalid(format!(
+                    "camera '{name}': width/height: the picture size is not known yet"
+                )))
+            }
+        };
+        if !(16..=16384).contains(&size[0]) || !(16..=16384).contains(&size[1]) {
+            return Err(invalid(format!(
+                "camera '{name}': width/height: {}×{} is not a picture size",
+                size[0], size[1]
+            )));
+        }
+        let facade = cam.facade.clone().unwrap_or_default();
+        let plan = crate::analytics::coverage::plan_camera(&name, &facade, size[0], size[1])
+            .map_err(|e| invalid(e.to_string()))?;
+        let classes: Vec<_> = plan.windows.iter().map(|w| w.size_class()).collect();
+        let mut v = serde_json::to_value(&plan).map_err(|e| ApiError::internal(e.to_string()))?;
+        if let Some(ws) = v["windows"].as_array_mut() {
+            for (w, k) in ws.iter_mut().zip(classes) {
+                w["size_class"] = serde_json::to_value(k).unwrap_or_default();
+            }
+        }
+        v["masks"] = serde_json::to_value(&facade.masks).unwrap_or_default();
+        Ok(Json(v))
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct CalibrationQuery {
     /// Fit and report only (live preview); nothing is written.
     #[serde(default)]

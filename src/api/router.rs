@@ -39,6 +39,7 @@ pub(crate) fn v1() -> OpenApiRouter<AppState> {
         .routes(routes!(cameras::camera_thumbnail))
         .routes(routes!(cameras::camera_snapshot))
         .routes(routes!(calibration::post_calibration))
+        .routes(routes!(calibration::get_coverage))
         .routes(routes!(config::config_get))
         .routes(routes!(config::config_reload))
         .routes(routes!(events::list_events))

@@ -431,6 +431,11 @@ test('calibration: an admin places points on the snapshot, sees the fit live and
   await page.click('#cal-save');
   await page.waitForFunction(() => document.querySelector('#cal-msg').dataset.saved === 'true', null, { timeout: 20000 });
   assert.match(await page.textContent('#cal-msg'), /已保存|saved/);
+  // The coverage view under the saved calibration: windows coloured on the picture.
+  await page.click('#cal-coverage');
+  await page.waitForFunction(() => document.querySelector('#cal-canvas').dataset.coverage === 'shown', null, { timeout: 20000 });
+  assert.match(await page.textContent('#cal-msg'), /可见楼层 \d+–\d+/);
+  await page.screenshot({ path: path.join(SHOTS, 'coverage.png') });
   assert.deepEqual(page.errors, []);
   await page.close();
 });

@@ -927,7 +927,7 @@
   // ---------- calibration (admin) ----------
   // Points are placed on the camera's full-size snapshot; every change asks the server for a
   // dry-run fit (per-point error, warnings, the fitted floor grid); "save" writes it.
-  const cal = { camera: '', img: null, w: 0, h: 0, points: [], fit: null, seq: 0 };
+  const cal = { camera: '', img: null, w: 0, h: 0, points: [], fit: null, seq: 0, coverage: null };
   async function loadCalibCameras() {
     try {
       const r = await api('/cameras');
@@ -973,6 +973,7 @@
     cal.h = img.height;
     cal.points = [];
     cal.fit = null;
+    cal.coverage = null;
     $('cal-body').replaceChildren();
     const c = $('cal-canvas');
     c.width = img.width;
@@ -985,6 +986,25 @@
     const g = c.getContext('2d');
     g.clearRect(0, 0, c.width, c.height);
     if (cal.img) g.drawImage(cal.img, 0, 0);
+    if (cal.coverage) {
+      const fill = { cm5: 'rgba(30,200,60,0.5)', cm10: 'rgba(245,215,30,0.5)', cm30: 'rgba(255,130,0,0.5)', not_covered: 'rgba(225,30,30,0.5)' };
+      for (const m of cal.coverage.masks || []) {
+        g.strokeStyle = 'rgba(230,60,220,0.9)';
+        g.lineWidth = 2;
+        g.beginPath();
+        m.forEach((q, i) => (i ? g.lineTo(q[0], q[1]) : g.moveTo(q[0], q[1])));
+        g.closePath();
+        g.stroke();
+      }
+      for (const w of cal.coverage.windows) {
+        if (!w.in_image) continue;
+        g.fillStyle = fill[w.size_class] || fill.not_covered;
+        g.beginPath();
+        w.corners_px.forEach((q, i) => (i ? g.lineTo(q[0], q[1]) : g.moveTo(q[0], q[1])));
+        g.closePath();
+        g.fill();
+      }
+    }
     if (cal.fit && cal.fit.grid) {
       g.strokeStyle = 'rgba(40,220,230,0.9)';
       g.lineWidth = 1;
@@ -1153,6 +1173,29 @@
       $('cal-msg').textContent = e.message;
     }
   }
+  async function toggleCoverage() {
+    const c = $('cal-canvas');
+    if (cal.coverage) {
+      cal.coverage = null;
+      c.dataset.coverage = '';
+      $('cal-cov-legend').hidden = true;
+      drawCalib();
+      return;
+    }
+    if (!cal.img) return;
+    try {
+      cal.coverage = await api('/cameras/' + encodeURIComponent(cal.camera) + '/coverage?width=' + cal.w + '&height=' + cal.h);
+      const f = cal.coverage.floors_in_view;
+      const n = cal.coverage.windows.filter((w) => w.in_image).length;
+      $('cal-msg').textContent = t('calib_cov_summary', { floors: f.length ? f[0] + '–' + f[f.length - 1] : '—', n });
+      c.dataset.coverage = 'shown';
+      $('cal-cov-legend').hidden = false;
+    } catch (e) {
+      cal.coverage = null;
+      $('cal-msg').textContent = e.message;
+    }
+    drawCalib();
+  }
   function calClick(ev) {
     if (!cal.img) return;
     const c = $('cal-canvas');
@@ -1301,6 +1344,7 @@
       renderCalib();
     });
     $('cal-save').addEventListener('click', saveCalib);
+    $('cal-coverage').addEventListener('click', toggleCoverage);
     $('cal-canvas').addEventListener('click', calClick);
     window.addEventListener('hashchange', route);
   }
