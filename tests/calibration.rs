@@ -249,3 +249,47 @@ fn calibration_through_the_api_on_a_generated_scene() {
     assert_eq!(rec["actor"], "admin");
     srv.stop();
 }
+
+/// A facade camera whose picture changes under its calibration (re-aimed: the looping file is
+/// replaced by another scene) is flagged in its status: `calibration_check.moved`.
+#[test]
+fn calibration_check_flags_a_moved_camera() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["--duration", "2", "--width", "640", "--height", "360"];
+    let a = synth_facade(dir.path(), "a", 3, &args);
+    let b = synth_facade(dir.path(), "b", 8, &args);
+    let table = synth_facade_table(dir.path(), "a");
+    let cam = dir.path().join("cam.mp4");
+    std::fs::copy(&a, &cam).unwrap();
+    let config = format!(
+        "[node]\ndata_dir = \"data\"\n\n[[camera]]\nname = \"tower\"\nkind = \"facade\"\n\
+         source = \"{}\"\nrealtime = true\nloop = true\n[camera.facade]\n{table}\n",
+        cam.display()
+    );
+    let mut srv = Server::start_with_env(dir.path(), &config, &[("VIGIL_DRIFT_EVERY_S", "0.3")]);
+    let admin = srv.admin_token.clone();
+    let check = || {
+        srv.json("GET", "/api/v1/cameras/tower/status", Some(&admin))
+            .1["calibration_check"]
+            .clone()
+    };
+    srv.wait_for("a first check", std::time::Duration::from_secs(60), || {
+        check()["moved"] == false && check()["match_in_place"].as_f64() > Some(0.5)
+    });
+    // Steady for a while: never flagged.
+    for _ in 0..5 {
+        std::thread::sleep(std::time::Duration::from_millis(400));
+        assert_eq!(check()["moved"], false, "{}", check());
+    }
+    // Re-aimed: the next loop of the file shows another scene.
+    let tmp = dir.path().join("cam.mp4.new");
+    std::fs::copy(&b, &tmp).unwrap();
+    std::fs::rename(&tmp, &cam).unwrap();
+    srv.wait_for(
+        "the move flagged",
+        std::time::Duration::from_secs(60),
+        || check()["moved"] == true,
+    );
+    assert!(srv.log_text().contains("no longer matches the calibration"));
+    srv.stop();
+}

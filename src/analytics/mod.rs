@@ -2,6 +2,7 @@
 
 pub mod calibrate;
 pub mod coverage;
+pub mod drift;
 pub mod ebike;
 pub mod falling;
 

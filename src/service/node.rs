@@ -69,6 +69,8 @@ pub struct CameraLive {
     pub generation: u64,
     /// Times the camera thread panicked and was restarted since the node started.
     pub restarts: u64,
+    /// The last picture-vs-calibration check (facade cameras).
+    pub calibration: Option<crate::analytics::drift::Drift>,
 }
 
 /// What a camera thread is doing.
@@ -161,6 +163,7 @@ impl CameraProbe {
             inference_s: st.inference_s,
             state,
             last_error: l.last_error.clone(),
+            calibration_check: l.calibration,
             thumbnail_url: None,
             thumbnail_at_ms: None,
             config_generation: l.generation,
@@ -571,6 +574,16 @@ fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// How often a facade camera's picture is compared with its calibration's: every minute, or
+/// `VIGIL_DRIFT_EVERY_S` seconds (tests).
+fn drift_interval() -> Duration {
+    std::env::var("VIGIL_DRIFT_EVERY_S")
+        .ok()
+        .and_then(|v| v.parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s >= 0.1)
+        .map_or(Duration::from_secs(60), Duration::from_secs_f64)
+}
+
 /// The frame downscaled to at most [`THUMBNAIL_MAX_SIDE`] and encoded as JPEG (colour when the
 /// frame carries colour, grey otherwise). `None` for an empty or inconsistent frame.
 pub fn make_thumbnail(frame: &Frame) -> Option<Thumbnail> {
@@ -943,6 +956,12 @@ impl AnalysisStage<'_> {
         let mut seen = inference_totals(&analytics);
         let mut last_thumb: Option<Instant> = None;
         let mut run_frames = 0u64;
+        // The picture the calibration belongs to, and when it was last compared.
+        let watch_drift = ctx.cam.kind == crate::config::CameraKind::Facade;
+        let drift_every = drift_interval();
+        let mut drift_ref: Option<crate::analytics::drift::EdgeMap> = None;
+        let mut last_drift: Option<Instant> = None;
+        let mut moved_streak = 0u32;
         while let Some(frame) = frames.recv() {
             // New analytic settings from a reload: close the old analytics' open events (their
             // clips are still cut with the full post-roll), then continue with the new ones.
@@ -953,7 +972,13 @@ impl AnalysisStage<'_> {
                 *self.applied = Some(u.settings);
                 seen = inference_totals(&analytics);
                 self.ids.offset = self.ids.max_seen;
-                set_state(&ctx.live, |l| l.generation = u.generation);
+                set_state(&ctx.live, |l| {
+                    l.generation = u.generation;
+                    l.calibration = None;
+                });
+                // A new calibration (or settings) is made on today's picture: a new reference.
+                drift_ref = None;
+                moved_streak = 0;
                 tracing::info!(camera = %ctx.cam.name, generation = u.generation, "new analytic settings in effect");
             }
             if !ctx.analysis_delay.is_zero() {
@@ -988,6 +1013,27 @@ impl AnalysisStage<'_> {
                     if let Ok(mut slot) = ctx.thumbnail.lock() {
                         *slot = Some(t);
                     }
+                }
+            }
+            if watch_drift && last_drift.map_or(true, |t| t.elapsed() >= drift_every) {
+                use crate::analytics::drift;
+                last_drift = Some(Instant::now());
+                let map = drift::edge_map(&frame.gray, frame.width, frame.height);
+                match (&drift_ref, map) {
+                    (None, Some(m)) => drift_ref = Some(m),
+                    (Some(r), Some(m)) => match drift::compare(r, &m) {
+                        Some(mut d) => {
+                            moved_streak = if d.moved { moved_streak + 1 } else { 0 };
+                            // One odd frame (a bird, a flash) is not a knocked camera.
+                            d.moved = moved_streak >= 2;
+                            if d.moved && moved_streak == 2 {
+                                tracing::warn!(camera = %ctx.cam.name, shift_x = d.shift_px[0], shift_y = d.shift_px[1], match_in_place = d.match_in_place, "the picture no longer matches the calibration: the camera moved; floors may be wrong");
+                            }
+                            set_state(&ctx.live, |l| l.calibration = Some(d));
+                        }
+                        None => drift_ref = Some(m),
+                    },
+                    _ => {}
                 }
             }
         }

@@ -57,6 +57,11 @@ pub struct CameraStatus {
     /// The last error the camera reported, if any.
     #[serde(default)]
     pub last_error: Option<String>,
+    /// Facade cameras: the last check of the picture against the one the calibration was made
+    /// on (taken at start and after each reload); `moved` = the calibration looks wrong (the
+    /// camera was knocked or re-aimed), confirmed by two checks in a row.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration_check: Option<crate::analytics::drift::Drift>,
     /// Where the latest small picture of the camera is (`None` until one exists).
     #[serde(default)]
     pub thumbnail_url: Option<String>,
