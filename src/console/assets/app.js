@@ -809,6 +809,13 @@
         rateRow(dl, t('online_rate'), num(h.online_rate, s.online_rate));
         rateRow(dl, t('image_rate'), num(h.image_availability_rate, h.image_rate, s.image_availability_rate));
         card.appendChild(dl);
+        const cc = s.calibration_check || c.calibration_check;
+        if (cc && cc.moved) {
+          card.classList.add('cam-calib-moved');
+          const sx = Math.round(num(cc.shift_px && cc.shift_px[0]) || 0);
+          const sy = Math.round(num(cc.shift_px && cc.shift_px[1]) || 0);
+          card.appendChild(el('div', 'cam-calib-warn', t('calib_moved', { x: sx, y: sy })));
+        }
         return card;
       })
     );
