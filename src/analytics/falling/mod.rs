@@ -87,6 +87,9 @@ pub struct FallingParams {
     pub stabilise: bool,
     /// Minimum model probability of "falling" (when the model is loaded).
     pub min_p_model: f32,
+    /// ...and for a fall seen over less than `physics.min_drop_m` ([`physics::SHORT_DROP`]),
+    /// which without the model never alarms.
+    pub short_drop_p: f32,
     /// At most this many alarms per `storm_window_s`.
     pub max_alarms: usize,
     pub storm_window_s: f64,
@@ -133,16 +136,14 @@ impl Default for FallingParams {
             faint_calibrated: true,
             stabilise: true,
             min_p_model: 0.5,
+            short_drop_p: 0.8,
             max_alarms: 6,
             storm_window_s: 10.0,
             rain: Some(rain::RainParams::default()),
             rain_min_points: 8,
             rain_max_rms_px: 3.0,
             stitch_s: 1.5,
-            // Off until it passes tests/falling.rs::distractors_raise_no_alarm (a steady
-            // synthetic streak alarms through it); the held-out numbers in EVAL.md are with it
-            // on (`Some(tbd::TbdParams::default())`).
-            tbd: None,
+            tbd: Some(tbd::TbdParams::default()),
             tbd_coarse: 4,
         }
     }
@@ -475,7 +476,12 @@ impl FallingAnalytic {
             return None;
         }
         let h = self.height as f64;
-        let min_p = self.params.min_p_model;
+        let short = j.reason == physics::SHORT_DROP;
+        let min_p = if short {
+            self.params.short_drop_p
+        } else {
+            self.params.min_p_model
+        };
         match self.model.as_mut().map(|m| m.p_falling(&tr.obs, h)) {
             Some(Ok(Some(p))) => {
                 if p < min_p {
@@ -488,11 +494,11 @@ impl FallingAnalytic {
                 tracing::warn!(camera = %self.camera, error = %e, "trajectory model failed; physics only from now on");
                 self.model = None;
                 let s = j.score;
-                Some((j, s))
+                (!short).then_some((j, s))
             }
             _ => {
                 let s = j.score;
-                Some((j, s))
+                (!short).then_some((j, s))
             }
         }
     }
@@ -527,6 +533,14 @@ impl FallingAnalytic {
                     from = ?(a.t, a.x as i64, a.y as i64), to = ?(b.t, b.x as i64, b.y as i64),
                     physics = j.reason, p_model = ?p, "track ended without alarm"
                 );
+                if tracing::enabled!(tracing::Level::TRACE) {
+                    let pts: Vec<(f64, i64, i64, u32)> = tr
+                        .obs
+                        .iter()
+                        .map(|o| ((o.t * 1000.0).round() / 1000.0, o.x as i64, o.y as i64, o.area))
+                        .collect();
+                    tracing::trace!(camera = %self.camera, track = tr.id, ?pts, "ended track");
+                }
             }
             return;
         };
@@ -601,43 +615,67 @@ impl FallingAnalytic {
         });
     }
 
-    /// Is the track or path `obs` an object that already alarmed: its newest point near one
-    /// that did, or its start where the path of one that was lost would be by now (an object
-    /// that vanished for a moment behind a balcony or against a wall of its own brightness,
-    /// and was picked up again)? `track` / `hyp`: the candidate's own id, left out.
+    /// Is the track or path `obs` an object that already alarmed: seen together with one that
+    /// did (a split blob), or moving on from where one that did is or was lost (an object that
+    /// vanished for a moment behind a balcony or against a wall of its own brightness, and
+    /// was picked up again)? `track` / `hyp`: the candidate's own id, left out.
     fn is_dup(&self, obs: &[tracker::Obs], track: Option<u64>, hyp: Option<u64>) -> bool {
-        let (Some(first), Some(last)) = (obs.first(), obs.last()) else {
-            return false;
-        };
-        let near = |q: &tracker::Obs| {
-            (q.t - last.t).abs() < 0.3 && (q.x - last.x).hypot(q.y - last.y) < self.params.dup_px
-        };
-        if self.recent_alarmed.iter().any(|v| self.continues(v, first)) {
-            return true;
-        }
+        let tail = |v: &[tracker::Obs]| v.iter().rev().take(12).copied().collect::<Vec<_>>();
         let tracks = self
             .tracker
             .tracks
             .iter()
             .filter(|o| Some(o.id) != track && o.alarmed.is_some())
-            .any(|o| o.obs.iter().rev().take(12).any(near));
+            .any(|o| self.same_object(&tail(&o.obs), obs));
         let hyps = self.tbd.iter().any(|tb| {
             tb.hyps
                 .iter()
                 .filter(|h| Some(h.id) != hyp && h.alarmed.is_some())
-                .any(|h| h.obs().iter().rev().take(12).any(near))
+                .any(|h| self.same_object(&tail(&h.obs()), obs))
         });
-        tracks || hyps || self.recent_alarmed.iter().flat_map(|v| v.iter()).any(near)
+        tracks || hyps || self.recent_alarmed.iter().any(|v| self.same_object(v, obs))
     }
 
-    /// Does a track that ended with `tail` (newest first) lead to `first` — the object lost
-    /// for up to `stitch_s` and found again where its path would be?
-    fn continues(&self, tail: &[tracker::Obs], first: &tracker::Obs) -> bool {
-        let Some(end) = tail.first() else {
+    /// Is `cand` the object whose newest sightings are `tail` (newest first)?
+    fn same_object(&self, tail: &[tracker::Obs], cand: &[tracker::Obs]) -> bool {
+        let Some(last) = cand.last() else {
+            return false;
+        };
+        let near = |q: &tracker::Obs, c: &tracker::Obs| {
+            (q.x - c.x).hypot(q.y - c.y) < self.params.dup_px
+        };
+        // Seen at the same place at the same instants: one object in two blobs.
+        let together = cand
+            .iter()
+            .rev()
+            .take(12)
+            .filter(|c| tail.iter().any(|q| (q.t - c.t).abs() < 1e-3 && near(q, c)))
+            .count();
+        if together >= 2 {
+            return true;
+        }
+        if tail.len() >= 5 && cand.len() >= 3 {
+            // Enough of both to compare where and how fast: two objects thrown from one
+            // window a moment apart start at the same place, not with the same motion.
+            return self.follows(tail, cand, -0.3);
+        }
+        tail.iter()
+            .any(|q| (q.t - last.t).abs() < 0.3 && near(q, last))
+    }
+
+    /// Does a track that ended with `tail` (newest first) lead to `cand` — the object lost
+    /// for up to `stitch_s` and found again where its path would be, moving as it would?
+    fn continues(&self, tail: &[tracker::Obs], cand: &[tracker::Obs]) -> bool {
+        self.follows(tail, cand, 1e-6)
+    }
+
+    /// [`continues`](Self::continues) with the smallest gap allowed (negative: overlap).
+    fn follows(&self, tail: &[tracker::Obs], cand: &[tracker::Obs], min_gap: f64) -> bool {
+        let (Some(end), Some(first)) = (tail.first(), cand.first()) else {
             return false;
         };
         let gap = first.t - end.t;
-        if tail.len() < 5 || !(1e-6..=self.params.stitch_s).contains(&gap) {
+        if tail.len() < 5 || !(min_gap..=self.params.stitch_s).contains(&gap) {
             return false;
         }
         let ts: Vec<f64> = tail.iter().rev().map(|o| o.t).collect();
@@ -650,8 +688,22 @@ impl FallingAnalytic {
             return false;
         };
         // Light objects drift: the allowance grows with the gap.
-        let tol = self.params.dup_px * (1.0 + gap);
-        (fx.at(first.t) - first.x).hypot(fy.at(first.t) - first.y) < tol
+        let tol = self.params.dup_px * (1.0 + gap.max(0.0));
+        if (fx.at(first.t) - first.x).hypot(fy.at(first.t) - first.y) >= tol {
+            return false;
+        }
+        // The same object also moves as the lost one would: a second object thrown from the
+        // same window a moment later starts where the first was, but slowly.
+        match cand.get(2) {
+            Some(c) if c.t - first.t > 1e-3 => {
+                let dt = c.t - first.t;
+                let (vx, vy) = ((c.x - first.x) / dt, (c.y - first.y) / dt);
+                let tm = first.t + 0.5 * dt;
+                let (ex, ey) = (fx.vel(tm), fy.vel(tm));
+                (vx - ex).hypot(vy - ey) < 0.5 * ex.hypot(ey) + 120.0
+            }
+            _ => true,
+        }
     }
 
     /// Tracklet stitching: `obs` with the history of a recently lost, unalarmed track or path
@@ -660,7 +712,7 @@ impl FallingAnalytic {
         let first = obs.first()?;
         self.recent_lost.iter().rev().find_map(|lost| {
             let tail: Vec<tracker::Obs> = lost.iter().rev().take(12).copied().collect();
-            self.continues(&tail, first).then(|| {
+            self.continues(&tail, obs).then(|| {
                 let mut v: Vec<tracker::Obs> =
                     lost.iter().filter(|o| o.t < first.t).copied().collect();
                 v.extend_from_slice(obs);
@@ -1052,6 +1104,7 @@ impl Analytic for FallingAnalytic {
             // The same object seen as two tracks (split blobs, a track that lost and re-found
             // it): keep the first alarm only.
             if self.is_dup(&tr.obs, Some(tr.id), None) {
+                tracing::trace!(camera = %self.camera, track = tr.id, n = tr.obs.len(), t, "duplicate of an alarmed object");
                 self.tracker.tracks[i].rejected = true;
                 continue;
             }
@@ -1083,6 +1136,12 @@ impl Analytic for FallingAnalytic {
                 self.set_hyp(l, i, |h| h.rejected = true);
                 continue;
             }
+            // In rain the picture is full of streaks that a path can string into a parabola
+            // (heavy night rain under lamps did, in the suite); blob tracks, which need each
+            // sighting to be an object-shaped detection, still alarm.
+            if self.rain.raining {
+                continue;
+            }
             // A path that picks up an object lost a moment ago is judged on the whole of it
             // too: a leaf whose first half swung is not a fall because its second half,
             // picked up afresh, looks like one.
@@ -1091,8 +1150,24 @@ impl Analytic for FallingAnalytic {
                     continue;
                 }
             }
+            // A path's points are cell centres: its speed-up must stand out of that coarseness,
+            // not of a blob centroid's (a uniform streak whose first cells lag reads as one).
+            let cell = self.tbd.get(l).map_or(1, |tb| tb.cell()) as f64;
+            let ts: Vec<f64> = obs.iter().map(|o| o.t).collect();
+            let ys: Vec<f64> = obs.iter().map(|o| o.y).collect();
+            let speeds_up = physics::fit_poly(&ts, &ys, 2)
+                .is_some_and(|fy| fy.acc() > 3.0 * fy.acc_sd(0.5 * cell));
+            if !speeds_up {
+                continue;
+            }
             let tr = Track::from_obs(hid, obs);
-            let Some((j, conf)) = self.score(&tr) else {
+            // A path is the weakest evidence there is: it alarms only on a fall that speeds up
+            // as gravity says (a uniform descent is what rain streaks and sinking clutter draw)
+            // and is seen over the full drop.
+            let score = self
+                .score(&tr)
+                .filter(|(j, _)| !matches!(j.reason, "steady descent" | physics::SHORT_DROP));
+            let Some((j, conf)) = score else {
                 if tracing::enabled!(target: "vigil::falling::tbd", tracing::Level::DEBUG) {
                     let j = self.judge(&tr.obs);
                     let (a, b) = (tr.obs[0], tr.obs[tr.obs.len() - 1]);
