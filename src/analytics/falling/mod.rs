@@ -143,7 +143,12 @@ impl Default for FallingParams {
             rain_min_points: 8,
             rain_max_rms_px: 3.0,
             stitch_s: 1.5,
-            tbd: Some(tbd::TbdParams::default()),
+            // Off: with its new gates (paths must speed up beyond their cell coarseness, no
+            // steady descents, not in rain) it passes tests/falling.rs, but on the dev suite
+            // (seed 1, 24 stratified clips) it found +1 drop ≥ 5 px and +1 of 3-4 px while
+            // raising 1 false alarm in 8 min of distractor-only video (seed 2; a path that
+            // rests on a sill and then drops). `Some(tbd::TbdParams::default())` turns it on.
+            tbd: None,
             tbd_coarse: 4,
         }
     }
@@ -537,7 +542,14 @@ impl FallingAnalytic {
                     let pts: Vec<(f64, i64, i64, u32)> = tr
                         .obs
                         .iter()
-                        .map(|o| ((o.t * 1000.0).round() / 1000.0, o.x as i64, o.y as i64, o.area))
+                        .map(|o| {
+                            (
+                                (o.t * 1000.0).round() / 1000.0,
+                                o.x as i64,
+                                o.y as i64,
+                                o.area,
+                            )
+                        })
                         .collect();
                     tracing::trace!(camera = %self.camera, track = tr.id, ?pts, "ended track");
                 }
@@ -615,67 +627,43 @@ impl FallingAnalytic {
         });
     }
 
-    /// Is the track or path `obs` an object that already alarmed: seen together with one that
-    /// did (a split blob), or moving on from where one that did is or was lost (an object that
-    /// vanished for a moment behind a balcony or against a wall of its own brightness, and
-    /// was picked up again)? `track` / `hyp`: the candidate's own id, left out.
+    /// Is the track or path `obs` an object that already alarmed: its newest point near one
+    /// that did, or its start where the path of one that was lost would be by now (an object
+    /// that vanished for a moment behind a balcony or against a wall of its own brightness,
+    /// and was picked up again)? `track` / `hyp`: the candidate's own id, left out.
     fn is_dup(&self, obs: &[tracker::Obs], track: Option<u64>, hyp: Option<u64>) -> bool {
-        let tail = |v: &[tracker::Obs]| v.iter().rev().take(12).copied().collect::<Vec<_>>();
+        let (Some(first), Some(last)) = (obs.first(), obs.last()) else {
+            return false;
+        };
+        let near = |q: &tracker::Obs| {
+            (q.t - last.t).abs() < 0.3 && (q.x - last.x).hypot(q.y - last.y) < self.params.dup_px
+        };
+        if self.recent_alarmed.iter().any(|v| self.continues(v, first)) {
+            return true;
+        }
         let tracks = self
             .tracker
             .tracks
             .iter()
             .filter(|o| Some(o.id) != track && o.alarmed.is_some())
-            .any(|o| self.same_object(&tail(&o.obs), obs));
+            .any(|o| o.obs.iter().rev().take(12).any(near));
         let hyps = self.tbd.iter().any(|tb| {
             tb.hyps
                 .iter()
                 .filter(|h| Some(h.id) != hyp && h.alarmed.is_some())
-                .any(|h| self.same_object(&tail(&h.obs()), obs))
+                .any(|h| h.obs().iter().rev().take(12).any(near))
         });
-        tracks || hyps || self.recent_alarmed.iter().any(|v| self.same_object(v, obs))
+        tracks || hyps || self.recent_alarmed.iter().flat_map(|v| v.iter()).any(near)
     }
 
-    /// Is `cand` the object whose newest sightings are `tail` (newest first)?
-    fn same_object(&self, tail: &[tracker::Obs], cand: &[tracker::Obs]) -> bool {
-        let Some(last) = cand.last() else {
-            return false;
-        };
-        let near = |q: &tracker::Obs, c: &tracker::Obs| {
-            (q.x - c.x).hypot(q.y - c.y) < self.params.dup_px
-        };
-        // Seen at the same place at the same instants: one object in two blobs.
-        let together = cand
-            .iter()
-            .rev()
-            .take(12)
-            .filter(|c| tail.iter().any(|q| (q.t - c.t).abs() < 1e-3 && near(q, c)))
-            .count();
-        if together >= 2 {
-            return true;
-        }
-        if tail.len() >= 5 && cand.len() >= 3 {
-            // Enough of both to compare where and how fast: two objects thrown from one
-            // window a moment apart start at the same place, not with the same motion.
-            return self.follows(tail, cand, -0.3);
-        }
-        tail.iter()
-            .any(|q| (q.t - last.t).abs() < 0.3 && near(q, last))
-    }
-
-    /// Does a track that ended with `tail` (newest first) lead to `cand` — the object lost
-    /// for up to `stitch_s` and found again where its path would be, moving as it would?
-    fn continues(&self, tail: &[tracker::Obs], cand: &[tracker::Obs]) -> bool {
-        self.follows(tail, cand, 1e-6)
-    }
-
-    /// [`continues`](Self::continues) with the smallest gap allowed (negative: overlap).
-    fn follows(&self, tail: &[tracker::Obs], cand: &[tracker::Obs], min_gap: f64) -> bool {
-        let (Some(end), Some(first)) = (tail.first(), cand.first()) else {
+    /// Does a track that ended with `tail` (newest first) lead to `first` — the object lost
+    /// for up to `stitch_s` and found again where its path would be?
+    fn continues(&self, tail: &[tracker::Obs], first: &tracker::Obs) -> bool {
+        let Some(end) = tail.first() else {
             return false;
         };
         let gap = first.t - end.t;
-        if tail.len() < 5 || !(min_gap..=self.params.stitch_s).contains(&gap) {
+        if tail.len() < 5 || !(1e-6..=self.params.stitch_s).contains(&gap) {
             return false;
         }
         let ts: Vec<f64> = tail.iter().rev().map(|o| o.t).collect();
@@ -688,22 +676,8 @@ impl FallingAnalytic {
             return false;
         };
         // Light objects drift: the allowance grows with the gap.
-        let tol = self.params.dup_px * (1.0 + gap.max(0.0));
-        if (fx.at(first.t) - first.x).hypot(fy.at(first.t) - first.y) >= tol {
-            return false;
-        }
-        // The same object also moves as the lost one would: a second object thrown from the
-        // same window a moment later starts where the first was, but slowly.
-        match cand.get(2) {
-            Some(c) if c.t - first.t > 1e-3 => {
-                let dt = c.t - first.t;
-                let (vx, vy) = ((c.x - first.x) / dt, (c.y - first.y) / dt);
-                let tm = first.t + 0.5 * dt;
-                let (ex, ey) = (fx.vel(tm), fy.vel(tm));
-                (vx - ex).hypot(vy - ey) < 0.5 * ex.hypot(ey) + 120.0
-            }
-            _ => true,
-        }
+        let tol = self.params.dup_px * (1.0 + gap);
+        (fx.at(first.t) - first.x).hypot(fy.at(first.t) - first.y) < tol
     }
 
     /// Tracklet stitching: `obs` with the history of a recently lost, unalarmed track or path
@@ -712,7 +686,7 @@ impl FallingAnalytic {
         let first = obs.first()?;
         self.recent_lost.iter().rev().find_map(|lost| {
             let tail: Vec<tracker::Obs> = lost.iter().rev().take(12).copied().collect();
-            self.continues(&tail, obs).then(|| {
+            self.continues(&tail, first).then(|| {
                 let mut v: Vec<tracker::Obs> =
                     lost.iter().filter(|o| o.t < first.t).copied().collect();
                 v.extend_from_slice(obs);

@@ -684,12 +684,18 @@ pub const SHORT_DROP: &str = "short drop";
 /// Judge a track. `frame_h` is the analysis height in px.
 pub fn judge(obs: &[Obs], hom: Option<&Homography>, frame_h: f64, p: &PhysicsParams) -> Judgement {
     let j = judge_whole(obs, hom, frame_h, p);
-    if j.falling || !matches!(j.reason, "not monotonic" | "not descending" | "rising at the start")
+    if j.falling
+        || hom.is_none()
+        || !matches!(
+            j.reason,
+            "not monotonic" | "not descending" | "rising at the start"
+        )
     {
         return j;
     }
     // Thrown up: the object rises to an apex and then falls. Only the fall after the apex has
-    // to look like one; the rise is where it came from.
+    // to look like one; the rise is where it came from. Calibrated cameras only: without the
+    // metric gates a glint that rises and sinks on the glazing passed (real office footage).
     match apex_index(obs) {
         Some(k) if obs.len() - k >= p.min_points => {
             let js = judge_whole(&obs[k..], hom, frame_h, p);
