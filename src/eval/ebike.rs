@@ -395,19 +395,35 @@ pub fn grid() -> Vec<Point> {
     v
 }
 
-/// Pick: zero negative alarms, then most positive clips alarmed, then run recall, then the
-/// highest threshold.
+/// Pick: no alarm on any negative clip, at this threshold and one grid step (0.05) below it
+/// (a margin); then the most e-bike clips alarmed, the most positive runs, the lowest
+/// threshold (the most sensitive safe point); grid order breaks ties.
 pub fn choose(sweep: &[PointResult]) -> Option<PointResult> {
-    sweep
-        .iter()
-        .filter(|r| r.negative_alarms == 0)
-        .max_by(|a, b| {
-            a.positives_alarmed
-                .cmp(&b.positives_alarmed)
-                .then(a.run_recall.total_cmp(&b.run_recall))
-                .then(a.point.threshold.total_cmp(&b.point.threshold))
-        })
-        .cloned()
+    let safe = |r: &PointResult| {
+        r.negative_alarms == 0
+            && sweep.iter().all(|o| {
+                o.point.bicycle_weight != r.point.bicycle_weight
+                    || o.point.context_bonus != r.point.context_bonus
+                    || (o.point.threshold - (r.point.threshold - 0.05)).abs() > 1e-4
+                    || o.negative_alarms == 0
+            })
+            && r.point.threshold > 0.1 + 1e-4
+    };
+    let mut best: Option<&PointResult> = None;
+    for r in sweep.iter().filter(|r| safe(r)) {
+        let better = match best {
+            None => true,
+            Some(b) => {
+                (r.positives_alarmed, r.run_recall, -r.point.threshold)
+                    .partial_cmp(&(b.positives_alarmed, b.run_recall, -b.point.threshold))
+                    == Some(std::cmp::Ordering::Greater)
+            }
+        };
+        if better {
+            best = Some(r);
+        }
+    }
+    best.cloned()
 }
 
 pub fn evaluate_generated(o: &GenOptions) -> Result<GenReport, EbikeEvalError> {

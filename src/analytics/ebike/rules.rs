@@ -89,7 +89,8 @@ impl MotionGate {
 
 /// When to run the detector: at most `detect_fps`, only on motion (or while an alarm is open),
 /// and at least every `idle_interval_s` — except in a burst: the first `burst_runs` slots after
-/// start and after a stream discontinuity all run, so a still car is checked k-of-n at once.
+/// start, after a stream discontinuity and after the last motion all run, so a still car is
+/// checked k-of-n at once.
 pub struct Scheduler {
     period: f64,
     idle_interval: f64,
@@ -147,6 +148,11 @@ impl Scheduler {
 
     /// Whether to run in this slot, given the motion verdict and alarm state.
     pub fn should_run(&mut self, t: f64, moving: bool, alarmed: bool) -> bool {
+        // Motion hangover: keep checking for a burst after the car goes still, so an e-bike
+        // parked right after it came in is confirmed from sharp, still frames.
+        if moving && self.burst_runs > 0 {
+            self.burst_left = self.burst_runs;
+        }
         let run = match self.last_run {
             None => true,
             Some(l) => {
