@@ -9,8 +9,8 @@ use crate::analytics::ebike::analytic::{detector_options, resolve_path};
 use crate::analytics::ebike::eval::{
     evaluate_images, evaluate_images_fused, evaluate_sequence, list_images,
 };
-use crate::eval::ebike::{default_kinds, evaluate_generated, GenOptions, PointResult};
 use crate::analytics::ebike::{Detector, ElevatorConfig};
+use crate::eval::ebike::{default_kinds, evaluate_generated, GenOptions, PointResult};
 
 #[derive(clap::Args, Debug)]
 pub struct EvalEbikeArgs {
@@ -113,10 +113,7 @@ pub fn run(args: EvalEbikeArgs) -> Result<()> {
 
     let mut out = serde_json::Map::new();
     out.insert("model".into(), model_name.clone().into());
-    out.insert(
-        "images_dir".into(),
-        images.display().to_string().into(),
-    );
+    out.insert("images_dir".into(), images.display().to_string().into());
     if has_xml {
         let mut det = Detector::load(&model, &opts)?;
         let rep = evaluate_images(&mut det, &cfg, &images, args.iou)?;
@@ -207,11 +204,7 @@ fn describe(r: &PointResult) -> String {
         if v.is_empty() {
             "-".to_string()
         } else {
-            format!(
-                "p50 {:.2} s, max {:.2} s",
-                v[v.len() / 2],
-                v[v.len() - 1]
-            )
+            format!("p50 {:.2} s, max {:.2} s", v[v.len() / 2], v[v.len() - 1])
         }
     };
     let negs: Vec<String> = r

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 
 use crate::synth::{
-    render_elevator, render_facade, Distractor, ElevatorSpec, FacadeSpec, Look, Negative, ObjectKind,
+    render_elevator, render_facade, Distractor, ElevatorSpec, FacadeSpec, Look, Negative,
+    ObjectKind,
 };
 
 #[derive(clap::Args, Debug)]
@@ -182,7 +183,9 @@ pub fn run(args: SynthArgs) -> Result<()> {
                     negative: match a.negative.as_deref() {
                         None => None,
                         Some(n) => Some(Negative::parse(n).with_context(|| {
-                            format!("--negative {n}: expected bicycle, stroller, wheelchair or trolley")
+                            format!(
+                                "--negative {n}: expected bicycle, stroller, wheelchair or trolley"
+                            )
                         })?),
                     },
                     at_start: a.at_start,

@@ -414,9 +414,11 @@ pub fn choose(sweep: &[PointResult]) -> Option<PointResult> {
         let better = match best {
             None => true,
             Some(b) => {
-                (r.positives_alarmed, r.run_recall, -r.point.threshold)
-                    .partial_cmp(&(b.positives_alarmed, b.run_recall, -b.point.threshold))
-                    == Some(std::cmp::Ordering::Greater)
+                (r.positives_alarmed, r.run_recall, -r.point.threshold).partial_cmp(&(
+                    b.positives_alarmed,
+                    b.run_recall,
+                    -b.point.threshold,
+                )) == Some(std::cmp::Ordering::Greater)
             }
         };
         if better {
@@ -460,7 +462,10 @@ pub fn evaluate_generated(o: &GenOptions) -> Result<GenReport, EbikeEvalError> {
         },
     );
     let (ms, n) = clips.iter().fold((0.0, 0u64), |(m, n), c| {
-        (m + c.ms_per_model_run * c.model_runs as f64, n + c.model_runs)
+        (
+            m + c.ms_per_model_run * c.model_runs as f64,
+            n + c.model_runs,
+        )
     });
     Ok(GenReport {
         clips,

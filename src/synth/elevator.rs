@@ -573,7 +573,14 @@ fn draw_vehicle(c: &mut Canvas, v: Vehicle, m: &Mover, x: f64, foot: f64, ph: f6
             let rr = 0.18;
             let l = 0.74 * ph;
             let p = |t: f64, yy: f64| (x + d * t * l, foot - yy * ph);
-            ell(c, (x, foot + 2.0), 0.7 * ph, 0.05 * ph, 0.0, [50.0, 46.0, 42.0]);
+            ell(
+                c,
+                (x, foot + 2.0),
+                0.7 * ph,
+                0.05 * ph,
+                0.0,
+                [50.0, 46.0, 42.0],
+            );
             let r = rr;
             let body = [
                 p(-0.68, 2.0 * r),
@@ -612,11 +619,25 @@ fn draw_vehicle(c: &mut Canvas, v: Vehicle, m: &Mover, x: f64, foot: f64, ph: f6
             poly(c, &seat, dark, 0.0);
             seg(c, p(0.37, 4.3 * r), p(0.35, 4.9 * r), 0.02 * ph, [40.0; 3]);
             seg(c, p(0.25, 4.95 * r), p(0.45, 4.9 * r), 0.02 * ph, dark);
-            ell(c, p(0.45, 4.55 * r), 0.035 * ph, 0.03 * ph, 0.0, [250.0, 245.0, 210.0]);
+            ell(
+                c,
+                p(0.45, 4.55 * r),
+                0.035 * ph,
+                0.03 * ph,
+                0.0,
+                [250.0, 245.0, 210.0],
+            );
             for t in [0.3, 0.42] {
                 seg(c, p(t, 4.9 * r), p(t - 0.03, 5.5 * r), 0.007 * ph, dark);
             }
-            ell(c, p(-0.66, 2.3 * r), 0.02 * ph, 0.02 * ph, 0.0, [230.0, 40.0, 40.0]);
+            ell(
+                c,
+                p(-0.66, 2.3 * r),
+                0.02 * ph,
+                0.02 * ph,
+                0.0,
+                [230.0, 40.0, 40.0],
+            );
             for t in [-0.5, 0.5] {
                 wheel(c, p(t, r), r * ph, 1.0);
             }
@@ -633,7 +654,13 @@ fn draw_vehicle(c: &mut Canvas, v: Vehicle, m: &Mover, x: f64, foot: f64, ph: f6
                 ring(c, w, r, r, 0.045 * ph, [20.0; 3]);
                 for k in 0..12 {
                     let a = k as f64 * std::f64::consts::PI / 6.0;
-                    seg(c, w, (w.0 + a.cos() * r * 0.9, w.1 + a.sin() * r * 0.9), 0.8, [120.0; 3]);
+                    seg(
+                        c,
+                        w,
+                        (w.0 + a.cos() * r * 0.9, w.1 + a.sin() * r * 0.9),
+                        0.8,
+                        [120.0; 3],
+                    );
                 }
             }
             let bb = (x - d * 0.05 * ph, foot - r * 0.9);
@@ -646,8 +673,20 @@ fn draw_vehicle(c: &mut Canvas, v: Vehicle, m: &Mover, x: f64, foot: f64, ph: f6
             seg(c, rw, seat, 0.016 * ph, m.body);
             seg(c, head, fw, 0.018 * ph, [60.0; 3]);
             seg(c, head, (head.0, head.1 - 0.08 * ph), 0.015 * ph, [60.0; 3]);
-            seg(c, (head.0 - d * 0.07 * ph, head.1 - 0.08 * ph), (head.0 + d * 0.05 * ph, head.1 - 0.1 * ph), 0.015 * ph, dark);
-            seg(c, (seat.0 - 0.06 * ph, seat.1), (seat.0 + 0.06 * ph, seat.1), 0.022 * ph, dark);
+            seg(
+                c,
+                (head.0 - d * 0.07 * ph, head.1 - 0.08 * ph),
+                (head.0 + d * 0.05 * ph, head.1 - 0.1 * ph),
+                0.015 * ph,
+                dark,
+            );
+            seg(
+                c,
+                (seat.0 - 0.06 * ph, seat.1),
+                (seat.0 + 0.06 * ph, seat.1),
+                0.022 * ph,
+                dark,
+            );
         }
         Vehicle::Other(Negative::Stroller) => {
             // A baby stroller: four small wheels, a fabric seat with a hood, a push handle.
@@ -663,10 +702,35 @@ fn draw_vehicle(c: &mut Canvas, v: Vehicle, m: &Mover, x: f64, foot: f64, ph: f6
                 (x - d * 0.12 * ph, foot - 0.42 * ph),
             ];
             poly(c, &seat, fab, 0.3);
-            ell(c, (x - d * 0.08 * ph, foot - 0.5 * ph), 0.15 * ph, 0.12 * ph, 0.0, [fab[0] * 0.7, fab[1] * 0.7, fab[2] * 0.7]);
-            seg(c, (x - d * 0.17 * ph, foot - wr), (x + d * 0.17 * ph, foot - 0.2 * ph), 0.012 * ph, [50.0; 3]);
-            seg(c, (x + d * 0.17 * ph, foot - wr), (x - d * 0.17 * ph, foot - 0.2 * ph), 0.012 * ph, [50.0; 3]);
-            seg(c, (x - d * 0.15 * ph, foot - 0.3 * ph), (x - d * 0.3 * ph, foot - 0.62 * ph), 0.014 * ph, [50.0; 3]);
+            ell(
+                c,
+                (x - d * 0.08 * ph, foot - 0.5 * ph),
+                0.15 * ph,
+                0.12 * ph,
+                0.0,
+                [fab[0] * 0.7, fab[1] * 0.7, fab[2] * 0.7],
+            );
+            seg(
+                c,
+                (x - d * 0.17 * ph, foot - wr),
+                (x + d * 0.17 * ph, foot - 0.2 * ph),
+                0.012 * ph,
+                [50.0; 3],
+            );
+            seg(
+                c,
+                (x + d * 0.17 * ph, foot - wr),
+                (x - d * 0.17 * ph, foot - 0.2 * ph),
+                0.012 * ph,
+                [50.0; 3],
+            );
+            seg(
+                c,
+                (x - d * 0.15 * ph, foot - 0.3 * ph),
+                (x - d * 0.3 * ph, foot - 0.62 * ph),
+                0.014 * ph,
+                [50.0; 3],
+            );
             draw_person(c, m, x - d * 0.45 * ph, foot, ph, swing);
         }
         Vehicle::Other(Negative::Wheelchair) => {
@@ -676,12 +740,43 @@ fn draw_vehicle(c: &mut Canvas, v: Vehicle, m: &Mover, x: f64, foot: f64, ph: f6
             ring(c, hub, r, r, 0.035 * ph, [30.0; 3]);
             for k in 0..8 {
                 let a = k as f64 * std::f64::consts::PI / 4.0;
-                seg(c, hub, (hub.0 + a.cos() * r * 0.9, hub.1 + a.sin() * r * 0.9), 0.7, [150.0; 3]);
+                seg(
+                    c,
+                    hub,
+                    (hub.0 + a.cos() * r * 0.9, hub.1 + a.sin() * r * 0.9),
+                    0.7,
+                    [150.0; 3],
+                );
             }
-            ell(c, (x + d * 0.22 * ph, foot - 0.04 * ph), 0.04 * ph, 0.04 * ph, 0.0, [25.0; 3]);
-            seg(c, (x - d * 0.12 * ph, foot - 0.33 * ph), (x + d * 0.18 * ph, foot - 0.33 * ph), 0.02 * ph, [60.0; 3]);
-            seg(c, (x - d * 0.12 * ph, foot - 0.33 * ph), (x - d * 0.15 * ph, foot - 0.65 * ph), 0.02 * ph, [60.0; 3]);
-            seg(c, (x + d * 0.18 * ph, foot - 0.33 * ph), (x + d * 0.22 * ph, foot - 0.06 * ph), 0.015 * ph, [60.0; 3]);
+            ell(
+                c,
+                (x + d * 0.22 * ph, foot - 0.04 * ph),
+                0.04 * ph,
+                0.04 * ph,
+                0.0,
+                [25.0; 3],
+            );
+            seg(
+                c,
+                (x - d * 0.12 * ph, foot - 0.33 * ph),
+                (x + d * 0.18 * ph, foot - 0.33 * ph),
+                0.02 * ph,
+                [60.0; 3],
+            );
+            seg(
+                c,
+                (x - d * 0.12 * ph, foot - 0.33 * ph),
+                (x - d * 0.15 * ph, foot - 0.65 * ph),
+                0.02 * ph,
+                [60.0; 3],
+            );
+            seg(
+                c,
+                (x + d * 0.18 * ph, foot - 0.33 * ph),
+                (x + d * 0.22 * ph, foot - 0.06 * ph),
+                0.015 * ph,
+                [60.0; 3],
+            );
             draw_seated(c, m, (x - d * 0.05 * ph, foot - 0.36 * ph), ph, d, 0.15);
         }
         Vehicle::Other(Negative::Trolley) => {
@@ -701,9 +796,27 @@ fn draw_vehicle(c: &mut Canvas, v: Vehicle, m: &Mover, x: f64, foot: f64, ph: f6
                 let yy = by0 + (by1 - by0) * k as f64 / 4.0;
                 seg(c, (bx0, yy), (bx1, yy), 0.008 * ph, grey);
             }
-            seg(c, (bx0, by1), (x - d * 0.2 * ph, foot - wr), 0.012 * ph, grey);
-            seg(c, (bx1, by1), (x + d * 0.2 * ph, foot - wr), 0.012 * ph, grey);
-            seg(c, (bx0, by0), (bx0 - d * 0.08 * ph, by0 - 0.08 * ph), 0.014 * ph, [200.0, 40.0, 40.0]);
+            seg(
+                c,
+                (bx0, by1),
+                (x - d * 0.2 * ph, foot - wr),
+                0.012 * ph,
+                grey,
+            );
+            seg(
+                c,
+                (bx1, by1),
+                (x + d * 0.2 * ph, foot - wr),
+                0.012 * ph,
+                grey,
+            );
+            seg(
+                c,
+                (bx0, by0),
+                (bx0 - d * 0.08 * ph, by0 - 0.08 * ph),
+                0.014 * ph,
+                [200.0, 40.0, 40.0],
+            );
             draw_person(c, m, x - d * 0.48 * ph, foot, ph, swing);
         }
     }
@@ -711,7 +824,9 @@ fn draw_vehicle(c: &mut Canvas, v: Vehicle, m: &Mover, x: f64, foot: f64, ph: f6
 
 /// Box-blur radius whose three passes approximate a Gaussian of `sigma`.
 fn blur_radius(sigma: f64) -> usize {
-    (((1.0 + 4.0 * sigma * sigma).sqrt() - 1.0) / 2.0).round().max(0.0) as usize
+    (((1.0 + 4.0 * sigma * sigma).sqrt() - 1.0) / 2.0)
+        .round()
+        .max(0.0) as usize
 }
 
 /// Lens softness: three separable box blurs of radius `r` (edges clamped).

@@ -108,7 +108,11 @@ pub fn fuse(dets: &[Detection], p: &FusionParams) -> Vec<Candidate> {
                 None => best.push((d.class_id, d.score * w)),
             }
         }
-        let base = 1.0 - best.iter().map(|b| 1.0 - b.1.clamp(0.0, 1.0)).product::<f32>();
+        let base = 1.0
+            - best
+                .iter()
+                .map(|b| 1.0 - b.1.clamp(0.0, 1.0))
+                .product::<f32>();
         let person = persons
             .iter()
             .filter(|q| beside(&lead.bbox, &q.bbox))
