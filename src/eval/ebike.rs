@@ -274,9 +274,12 @@ pub fn run_clip(
 /// Fusion parameters for a point on `detector`'s classes.
 pub fn params_at(cfg: &ElevatorConfig, names: &[String], p: Point) -> FusionParams {
     let id = |n: &str| names.iter().position(|x| x == n);
+    // The point's threshold is also the class threshold of the alarm classes (as
+    // `threshold_for` makes it in the analytic), unless `class_thresholds` names one.
     let c = ElevatorConfig {
         bicycle_weight: p.bicycle_weight,
         context_bonus: p.context_bonus,
+        score_threshold: p.threshold,
         ..cfg.clone()
     };
     let mut classes: Vec<(usize, f32, f32)> = Vec::new();
