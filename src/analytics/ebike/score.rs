@@ -89,20 +89,18 @@ pub fn fuse(dets: &[Detection], p: &FusionParams) -> Vec<Candidate> {
         .collect();
     let mut used = vec![false; two.len()];
     let mut out = Vec::new();
-    for i in 0..two.len() {
+    for (i, &(lead, lw)) in two.iter().enumerate() {
         if used[i] {
             continue;
         }
         used[i] = true;
-        let (lead, lw) = two[i];
         // Best weighted score per class in this cluster.
         let mut best: Vec<(usize, f32)> = vec![(lead.class_id, lead.score * lw)];
-        for j in i + 1..two.len() {
-            if used[j] || !same_object(&lead.bbox, &two[j].0.bbox) {
+        for (j, &(d, w)) in two.iter().enumerate().skip(i + 1) {
+            if used[j] || !same_object(&lead.bbox, &d.bbox) {
                 continue;
             }
             used[j] = true;
-            let (d, w) = two[j];
             match best.iter_mut().find(|b| b.0 == d.class_id) {
                 Some(b) => b.1 = b.1.max(d.score * w),
                 None => best.push((d.class_id, d.score * w)),
