@@ -1402,3 +1402,255 @@ fn yolov8_and_yolov5_layouts_decode_through_centred_letterbox() {
     .expect("forced yolox on a 10x10 output");
     assert!(e.to_string().contains("weird.onnx"), "{e}");
 }
+
+// ---------------------------------------------------------------- issue 15: burst, crop, generated clips
+
+#[test]
+fn burst_runs_every_slot_after_start_and_after_a_discontinuity() {
+    let mut s = Scheduler::with_burst(5.0, 2.0, 5);
+    let fps = 25.0;
+    let mut runs = Vec::new();
+    // 4 s of a still car, then the stream comes back 10 s later (a reconnect), 4 s more.
+    for i in (0..100).chain(350..450) {
+        let t = i as f64 / fps;
+        if s.tick(t) && s.should_run(t, false, false) {
+            runs.push(t);
+        }
+    }
+    let first: Vec<f64> = runs.iter().copied().filter(|t| *t < 4.0).collect();
+    // Burst: 0, 0.2, 0.4, 0.6, 0.8, then idle every 2 s: 2.8.
+    assert_eq!(first.len(), 6, "{first:?}");
+    assert!((first[4] - 0.8).abs() < 1e-9, "{first:?}");
+    let after: Vec<f64> = runs.iter().copied().filter(|t| *t >= 14.0).collect();
+    assert!(after.len() >= 5, "burst after the gap: {after:?}");
+    assert!((after[4] - after[0] - 0.8).abs() < 1e-9, "{after:?}");
+    // A looped file (time going back) also starts a burst.
+    let mut s = Scheduler::with_burst(5.0, 2.0, 3);
+    let mut n = 0;
+    for t in [0.0, 0.2, 0.4, 0.6, 0.8, 1.0, 0.0, 0.2, 0.4, 0.6] {
+        if s.tick(t) && s.should_run(t, false, false) {
+            n += 1;
+        }
+    }
+    assert_eq!(n, 6, "3 at start, 3 after the loop");
+    // Off: the old behaviour.
+    let mut s = Scheduler::with_burst(5.0, 2.0, 0);
+    let n = (0..50)
+        .filter(|&i| {
+            let t = i as f64 / fps;
+            s.tick(t) && s.should_run(t, false, false)
+        })
+        .count();
+    assert_eq!(n, 1);
+}
+
+#[test]
+fn zone_roi_grows_upwards_and_tiles_overlap() {
+    use vigil::analytics::ebike::analytic::{tiles, zone_roi};
+    let zone = vec![[200.0, 300.0], [440.0, 300.0], [639.0, 479.0], [0.0, 479.0]];
+    let r = zone_roi(&zone, 640, 480);
+    // 179 px tall zone grows 107 px upwards; full width (with the 5 % margin, clamped).
+    assert_eq!(r, [0, 193, 640, 480]);
+    let [a, b] = tiles(r);
+    assert_eq!(a, [0, 193, 384, 480]);
+    assert_eq!(b, [256, 193, 640, 480]);
+    assert_eq!(zone_roi(&[], 640, 480), [0, 0, 640, 480]);
+    let tall = tiles([10, 0, 110, 400]);
+    assert_eq!(tall, [[10, 0, 110, 240], [10, 160, 110, 400]]);
+}
+
+#[test]
+fn detect_region_returns_frame_coordinates() {
+    let Some(model) = model("yolox_nano.onnx") else {
+        return;
+    };
+    let mut det = Detector::load(&model, &opts()).unwrap();
+    let img = scene(Some((300.0, 250.0)));
+    let (full, _) = det
+        .detect_timed(img.as_raw(), W, H, 0.05)
+        .expect("full frame");
+    let bike = |d: &[Detection]| {
+        d.iter()
+            .find(|d| d.class_id == 1)
+            .cloned()
+            .unwrap_or_else(|| panic!("no bicycle in {d:?}"))
+    };
+    let f = bike(&full);
+    let (crop, _) = det
+        .detect_region(img.as_raw(), W, H, [32, 32, 640, 360], 0.05)
+        .expect("crop");
+    let c = bike(&crop);
+    // The same bicycle, in frame pixels (offset added back, inside the region).
+    assert!(iou(&f.bbox, &c.bbox) > 0.7, "{f:?} vs {c:?}");
+    assert!(c.bbox[0] >= 60.0 && c.bbox[2] <= 580.0, "{c:?}");
+    // Without the offset it would sit 60 px up and left of the full-frame box.
+    let shifted = [
+        c.bbox[0] - 60.0,
+        c.bbox[1] - 60.0,
+        c.bbox[2] - 60.0,
+        c.bbox[3] - 60.0,
+    ];
+    assert!(iou(&f.bbox, &shifted) < iou(&f.bbox, &c.bbox));
+}
+
+/// Render a generated elevator clip and analyse it through the real pipeline.
+fn generated(
+    spec: vigil::synth::ElevatorSpec,
+    name: &str,
+) -> Option<(
+    Vec<vigil::events::Event>,
+    vigil::synth::truth::ElevatorTruth,
+)> {
+    model("yolox_nano.onnx")?;
+    let dir = tempfile::tempdir().unwrap();
+    let out = vigil::synth::render_elevator(&spec, dir.path(), name).expect("render");
+    let truth: vigil::synth::truth::ElevatorTruth =
+        serde_json::from_str(&std::fs::read_to_string(&out.truth).unwrap()).unwrap();
+    let cfg = Config::load(&out.config).expect("clip config");
+    let cam = cfg.cameras[0].clone();
+    let mut events = Vec::new();
+    let mut sink = |e: &vigil::events::Event| events.push(e.clone());
+    vigil::pipeline::analyze_file(
+        &cfg,
+        &cam,
+        &out.video,
+        &vigil::pipeline::AnalyzeOptions::full(None),
+        &mut sink,
+    )
+    .expect("analyze");
+    Some((events, truth))
+}
+
+/// A still H.264 clip with the drawn bicycle (banned) standing in the car from frame 0, analysed
+/// through the pipeline; the alarm time in stream seconds.
+fn still_bike_alarm(burst_runs: usize) -> Option<Vec<vigil::events::Event>> {
+    model("yolox_nano.onnx")?;
+    let dir = tempfile::tempdir().unwrap();
+    let clip = dir.path().join("still.mp4");
+    let fps = 15.0;
+    let mut wr = vigil::synth::encode::VideoWriter::create(&clip, W, H, fps).expect("encoder");
+    let img = scene(Some((300.0, 250.0)));
+    for _ in 0..90 {
+        wr.write_rgb(img.as_raw()).unwrap();
+    }
+    wr.finish().unwrap();
+    let toml = format!(
+        r#"
+[[camera]]
+name = "lift-still"
+kind = "elevator"
+source = "still.mp4"
+[camera.elevator]
+ban_bicycles = true
+score_threshold = 0.2
+burst_runs = {burst_runs}
+"#
+    );
+    let cfg = Config::parse(&toml).unwrap();
+    let cam = cfg.cameras[0].clone();
+    let mut events = Vec::new();
+    let mut sink = |e: &vigil::events::Event| events.push(e.clone());
+    vigil::pipeline::analyze_file(
+        &cfg,
+        &cam,
+        &clip,
+        &vigil::pipeline::AnalyzeOptions::full(None),
+        &mut sink,
+    )
+    .expect("analyze");
+    Some(events)
+}
+
+#[test]
+fn a_bike_standing_in_a_still_car_at_start_alarms_within_2_s() {
+    let Some(events) = still_bike_alarm(5) else {
+        return;
+    };
+    assert_eq!(events.len(), 1, "{events:?}");
+    eprintln!(
+        "still car, bike from frame 0: alarm at {} s",
+        events[0].alarm_s
+    );
+    // k = 3 burst runs at 5 fps: 0, 0.2, 0.4 s.
+    assert!(
+        events[0].alarm_s <= 2.0,
+        "alarm at {} s of stream time",
+        events[0].alarm_s
+    );
+    // Without the burst the idle schedule (every 2 s) needs 4 s; the 6 s clip ends first
+    // or alarms late — either way not within 2 s.
+    let late = still_bike_alarm(0).unwrap();
+    assert!(
+        late.iter().all(|e| e.alarm_s > 2.0),
+        "without the burst: {late:?}"
+    );
+}
+
+/// The generated e-scooter: YOLOX-Nano does not recognise it yet (issue 15, item 4), so these
+/// document the targets rather than guard them.
+#[test]
+#[ignore = "issue 15 item 4: YOLOX-Nano scores the rendered e-scooter below 0.3"]
+fn generated_ebike_standing_in_a_still_car_alarms_within_2_s_of_start() {
+    let spec = vigil::synth::ElevatorSpec {
+        seed: 11,
+        duration_s: 4.0,
+        people: 0,
+        at_start: true,
+        ..Default::default()
+    };
+    let Some((events, truth)) = generated(spec, "idle-start") else {
+        return;
+    };
+    assert_eq!(truth.door_cycles.first().map(|c| c[0] >= 4.0), Some(true));
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert!(events[0].alarm_s <= 2.0, "alarm at {} s", events[0].alarm_s);
+}
+
+#[test]
+#[ignore = "issue 15 item 4: YOLOX-Nano scores the rendered e-scooter below 0.3"]
+fn generated_ebike_ridden_in_alarms_within_1_s_of_being_inside() {
+    let spec = vigil::synth::ElevatorSpec {
+        seed: 3,
+        duration_s: 9.0,
+        people: 0,
+        ..Default::default()
+    };
+    let Some((events, truth)) = generated(spec, "ride-in") else {
+        return;
+    };
+    let inside = truth
+        .entries
+        .iter()
+        .find(|e| e.object == "ebike")
+        .and_then(|e| e.inside_s)
+        .expect("inside_s");
+    assert_eq!(events.len(), 1, "{events:?}");
+    let lat = events[0].alarm_s - inside;
+    assert!(lat <= 1.0, "alarm {lat:.2} s after the e-bike is inside");
+}
+
+#[test]
+fn stroller_wheelchair_and_trolley_raise_no_alarm() {
+    for (k, neg) in [
+        vigil::synth::Negative::Stroller,
+        vigil::synth::Negative::Wheelchair,
+        vigil::synth::Negative::Trolley,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let spec = vigil::synth::ElevatorSpec {
+            seed: 21 + k as u64,
+            duration_s: 8.0,
+            people: 1,
+            ebike: false,
+            negative: Some(neg),
+            ..Default::default()
+        };
+        let Some((events, truth)) = generated(spec, neg.as_str()) else {
+            return;
+        };
+        assert!(truth.entries.iter().any(|e| e.object == neg.as_str()));
+        assert!(events.is_empty(), "{}: {events:?}", neg.as_str());
+    }
+}

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 
 use crate::synth::{
-    render_elevator, render_facade, Distractor, ElevatorSpec, FacadeSpec, Look, ObjectKind,
+    render_elevator, render_facade, Distractor, ElevatorSpec, FacadeSpec, Look, Negative,
+    ObjectKind,
 };
 
 #[derive(clap::Args, Debug)]
@@ -94,6 +95,12 @@ pub struct ElevatorArgs {
     /// Leave the e-bike out.
     #[arg(long)]
     pub no_ebike: bool,
+    /// Wheel in a non-e-bike object instead: bicycle, stroller, wheelchair or trolley.
+    #[arg(long)]
+    pub negative: Option<String>,
+    /// The e-bike (or object) already stands in the car at frame 0; the door stays shut 4 s.
+    #[arg(long)]
+    pub at_start: bool,
 }
 
 pub fn run(args: SynthArgs) -> Result<()> {
@@ -173,6 +180,15 @@ pub fn run(args: SynthArgs) -> Result<()> {
                     duration_s: a.common.duration.unwrap_or(base.duration_s),
                     ebike: !a.no_ebike,
                     people: a.people,
+                    negative: match a.negative.as_deref() {
+                        None => None,
+                        Some(n) => Some(Negative::parse(n).with_context(|| {
+                            format!(
+                                "--negative {n}: expected bicycle, stroller, wheelchair or trolley"
+                            )
+                        })?),
+                    },
+                    at_start: a.at_start,
                 };
                 let name = clip_name(&a.common.name, "elevator", spec.seed, a.common.count, k);
                 let out = render_elevator(&spec, &a.common.out, &name)

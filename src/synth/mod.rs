@@ -523,6 +523,45 @@ pub struct ElevatorSpec {
     pub duration_s: f64,
     pub ebike: bool,
     pub people: usize,
+    /// A non-e-bike object wheeled in instead of the e-bike (the in-car negative set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub negative: Option<Negative>,
+    /// The e-bike (or negative object) is already standing in the car at frame 0 and the door
+    /// stays shut for the first 4 s (idle start-up tests).
+    #[serde(default)]
+    pub at_start: bool,
+}
+
+/// Objects that come into a car and must not raise the e-bike alarm.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Negative {
+    Bicycle,
+    Stroller,
+    Wheelchair,
+    Trolley,
+}
+
+impl Negative {
+    pub const ALL: [Negative; 4] = [
+        Negative::Bicycle,
+        Negative::Stroller,
+        Negative::Wheelchair,
+        Negative::Trolley,
+    ];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Negative::Bicycle => "bicycle",
+            Negative::Stroller => "stroller",
+            Negative::Wheelchair => "wheelchair",
+            Negative::Trolley => "trolley",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Negative> {
+        Negative::ALL.into_iter().find(|n| n.as_str() == s)
+    }
 }
 
 impl Default for ElevatorSpec {
@@ -535,6 +574,8 @@ impl Default for ElevatorSpec {
             duration_s: 12.0,
             ebike: true,
             people: 1,
+            negative: None,
+            at_start: false,
         }
     }
 }

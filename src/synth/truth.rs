@@ -145,4 +145,8 @@ pub struct EntryTruth {
     pub enter_s: f64,
     /// Time it is fully out again (None: still inside at the end).
     pub exit_s: Option<f64>,
+    /// Time it is fully inside the car (past the door line by a fifth of the car's depth);
+    /// written for e-bikes and the negative objects.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inside_s: Option<f64>,
 }

@@ -5,9 +5,10 @@ use std::path::{Path, PathBuf};
 
 use image::RgbImage;
 
-use super::detector::{Detector, DetectorOptions};
-use super::nms::Detection;
+use super::detector::{Detector, DetectorOptions, Timings};
+use super::nms::{nms, Detection};
 use super::rules::{point_in_polygon, Confirm, MotionGate, Scheduler, Transition};
+use super::score::{fuse, FusionParams};
 use super::EbikeError;
 use crate::analytics::Analytic;
 use crate::config::ElevatorConfig;
@@ -46,6 +47,9 @@ pub fn detector_options(cfg: &ElevatorConfig, base_dir: &Path) -> DetectorOption
     }
 }
 
+/// A person box counts as context from this score on.
+pub const PERSON_MIN: f32 = 0.3;
+
 /// The best sighting of the current entry.
 struct Best {
     t: f64,
@@ -67,15 +71,127 @@ pub struct EbikeStats {
     /// Detector runs that returned and the time spent in the model (ONNX Runtime) in them.
     pub inference_runs: u64,
     pub inference: std::time::Duration,
+    /// Of `detector_runs`, those that also ran the two tiles (motion or burst).
+    pub tiled_runs: u64,
+    /// Pre + inference + post time of every model run (zone crop and tiles), for ms/frame.
+    pub detect_total: std::time::Duration,
+}
+
+/// The part of a frame the detector looks at: the car zone's bounding box, grown upwards by
+/// 60 % of its height (people and bikes stand on the floor polygon and rise above it) and by
+/// 5 % of the frame sideways; the whole frame when there is no zone.
+pub fn zone_roi(zone: &[[f64; 2]], w: u32, h: u32) -> [u32; 4] {
+    if zone.len() < 3 || w == 0 || h == 0 {
+        return [0, 0, w, h];
+    }
+    let (mut x0, mut y0, mut x1, mut y1) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
+    for &[x, y] in zone {
+        x0 = x0.min(x);
+        y0 = y0.min(y);
+        x1 = x1.max(x);
+        y1 = y1.max(y);
+    }
+    let zh = (y1 - y0).max(1.0);
+    let mx = 0.05 * w as f64;
+    let cl = |v: f64, m: u32| v.round().clamp(0.0, m as f64) as u32;
+    let r = [
+        cl(x0 - mx, w),
+        cl(y0 - 0.6 * zh, h),
+        cl(x1 + mx + 1.0, w),
+        cl(y1 + 1.0, h),
+    ];
+    if r[2] <= r[0] + 8 || r[3] <= r[1] + 8 {
+        return [0, 0, w, h];
+    }
+    r
+}
+
+/// How detections become e-bike candidates: which regions run through the model, the minimum
+/// score decoded, and the fusion. Shared by the analytic and the image evaluation.
+#[derive(Clone, Debug)]
+pub struct Scorer {
+    pub fusion: FusionParams,
+    pub min_score: f32,
+    pub nms_iou: f32,
+}
+
+impl Scorer {
+    /// The fusion and minimum decoded score for `cfg` on `detector`'s classes (no error when
+    /// no alarm class is known: the candidates are then empty).
+    pub fn for_config(cfg: &ElevatorConfig, detector: &Detector) -> Scorer {
+        let mut classes: Vec<(usize, f32, f32)> = Vec::new();
+        for (c, w, t) in cfg.evidence_classes() {
+            if let Some(id) = detector.class_id(&c) {
+                if !classes.iter().any(|x| x.0 == id) {
+                    classes.push((id, w, t));
+                }
+            }
+        }
+        let fusion = FusionParams {
+            person: detector
+                .class_id("person")
+                .filter(|_| cfg.context_bonus > 0.0),
+            person_min: PERSON_MIN,
+            context_bonus: cfg.context_bonus,
+            classes,
+        };
+        let mut min_score = fusion.classes.iter().map(|c| c.2).fold(1.0f32, f32::min);
+        if fusion.person.is_some() {
+            min_score = min_score.min(PERSON_MIN);
+        }
+        Scorer {
+            fusion,
+            min_score: min_score.max(0.01),
+            nms_iou: cfg.nms_iou,
+        }
+    }
+
+    /// Run the model on `roi` (and its two tiles when `tiled`), merge with class-wise NMS.
+    /// Returns the detections, the summed stage times and the number of model runs.
+    pub fn detect(
+        &self,
+        detector: &mut Detector,
+        rgb: &[u8],
+        w: u32,
+        h: u32,
+        roi: [u32; 4],
+        tiled: bool,
+    ) -> Result<(Vec<Detection>, Timings, u64), EbikeError> {
+        let mut regions = vec![roi];
+        if tiled {
+            regions.extend(tiles(roi));
+        }
+        let mut all = Vec::new();
+        let mut sum = Timings::default();
+        for r in &regions {
+            let (d, t) = detector.detect_region(rgb, w, h, *r, self.min_score)?;
+            sum.pre_ms += t.pre_ms;
+            sum.infer_ms += t.infer_ms;
+            sum.post_ms += t.post_ms;
+            all.extend(d);
+        }
+        Ok((nms(all, self.nms_iou, 3000), sum, regions.len() as u64))
+    }
+}
+
+/// Two overlapping tiles (each 60 % of the longer side) covering `roi`.
+pub fn tiles(roi: [u32; 4]) -> [[u32; 4]; 2] {
+    let [x0, y0, x1, y1] = roi;
+    let (w, h) = (x1 - x0, y1 - y0);
+    if w >= h {
+        let tw = (w as f64 * 0.6).round() as u32;
+        [[x0, y0, x0 + tw, y1], [x1 - tw, y0, x1, y1]]
+    } else {
+        let th = (h as f64 * 0.6).round() as u32;
+        [[x0, y0, x1, y0 + th], [x0, y1 - th, x1, y1]]
+    }
 }
 
 pub struct EbikeAnalytic {
     camera: String,
     cfg: ElevatorConfig,
     detector: Detector,
-    /// Per class id: score threshold if the class raises the alarm.
-    alarm_threshold: Vec<Option<f32>>,
-    min_score: f32,
+    scorer: Scorer,
     gate: MotionGate,
     sched: Scheduler,
     confirm: Confirm,
@@ -84,6 +200,14 @@ pub struct EbikeAnalytic {
     open: Option<Open>,
     stats: EbikeStats,
     last_dets: Vec<Detection>,
+    last_raw: Vec<Detection>,
+}
+
+/// Standing on the car floor: the box's centre or its bottom centre is in the zone.
+pub fn in_zone(b: &[f32; 4], zone: &[[f64; 2]]) -> bool {
+    let cx = (b[0] + b[2]) as f64 / 2.0;
+    let cy = (b[1] + b[3]) as f64 / 2.0;
+    point_in_polygon(cx, cy, zone) || point_in_polygon(cx, b[3] as f64, zone)
 }
 
 impl EbikeAnalytic {
@@ -108,15 +232,15 @@ impl EbikeAnalytic {
         cfg.validate()
             .map_err(|(field, reason)| EbikeError::Config { field, reason })?;
         let names = detector.class_names();
-        let mut alarm_threshold = vec![None; names.len()];
+        let mut classes = Vec::new();
         let mut missing = Vec::new();
         for c in cfg.alarm_classes() {
             match detector.class_id(&c) {
-                Some(id) => alarm_threshold[id] = Some(cfg.threshold_for(&c)),
+                Some(id) => classes.push((id, 1.0, cfg.threshold_for(&c))),
                 None => missing.push(c),
             }
         }
-        if alarm_threshold.iter().all(Option::is_none) {
+        if classes.is_empty() {
             return Err(EbikeError::Config {
                 field: "elevator.ebike_classes".into(),
                 reason: format!(
@@ -135,27 +259,23 @@ impl EbikeAnalytic {
         if !missing.is_empty() {
             tracing::warn!(?missing, "e-bike classes not in the model; ignored");
         }
-        let min_score = alarm_threshold
-            .iter()
-            .flatten()
-            .copied()
-            .fold(1.0f32, f32::min);
+        let scorer = Scorer::for_config(cfg, &detector);
         // Entries older than ~2 windows drop out, so gated (sparse) runs cannot add up.
         let max_age = 2.0 * cfg.n as f64 / cfg.detect_fps;
         Ok(EbikeAnalytic {
             camera: camera.to_string(),
             gate: MotionGate::new(&cfg.zone),
-            sched: Scheduler::new(cfg.detect_fps, cfg.idle_interval_s),
+            sched: Scheduler::with_burst(cfg.detect_fps, cfg.idle_interval_s, cfg.burst_runs),
             confirm: Confirm::new(cfg.k, cfg.n, cfg.clear_after_s, max_age),
             cfg: cfg.clone(),
             detector,
-            alarm_threshold,
-            min_score,
+            scorer,
             next_id: 1,
             best: None,
             open: None,
             stats: EbikeStats::default(),
             last_dets: Vec::new(),
+            last_raw: Vec::new(),
         })
     }
 
@@ -166,6 +286,17 @@ impl EbikeAnalytic {
     /// Alarm-class detections in the zone from the last detector run.
     pub fn last_detections(&self) -> &[Detection] {
         &self.last_dets
+    }
+
+    /// Every detection (all classes, class-wise NMS'd, before fusion and zone) of the last
+    /// detector run: evaluations replay the fusion on these at other operating points.
+    pub fn last_raw(&self) -> &[Detection] {
+        &self.last_raw
+    }
+
+    /// Give the detector back (evaluations reuse one loaded model across clips).
+    pub fn into_detector(self) -> Detector {
+        self.detector
     }
 
     pub fn detector(&self) -> &Detector {
@@ -272,13 +403,25 @@ impl Analytic for EbikeAnalytic {
                 &grey_rgb
             }
         };
-        let dets = match self
-            .detector
-            .detect_timed(rgb, frame.width, frame.height, self.min_score)
-        {
-            Ok((d, t)) => {
-                self.stats.inference_runs += 1;
-                self.stats.inference += std::time::Duration::from_secs_f64(t.infer_ms / 1e3);
+        let roi = zone_roi(&self.cfg.zone, frame.width, frame.height);
+        let tiled = self.cfg.multi_scale && (moving || self.sched.in_burst());
+        if tiled {
+            self.stats.tiled_runs += 1;
+        }
+        let dets = match self.scorer.detect(
+            &mut self.detector,
+            rgb,
+            frame.width,
+            frame.height,
+            roi,
+            tiled,
+        ) {
+            Ok((d, tm, runs)) => {
+                self.stats.inference_runs += runs;
+                self.stats.inference += std::time::Duration::from_secs_f64(tm.infer_ms / 1e3);
+                self.stats.detect_total += std::time::Duration::from_secs_f64(
+                    (tm.pre_ms + tm.infer_ms + tm.post_ms) / 1e3,
+                );
                 d
             }
             Err(e) => {
@@ -289,15 +432,12 @@ impl Analytic for EbikeAnalytic {
                 return Vec::new();
             }
         };
-        self.last_dets = dets
+        self.last_dets = fuse(&dets, &self.scorer.fusion)
             .into_iter()
-            .filter(|d| {
-                let thr = self.alarm_threshold.get(d.class_id).copied().flatten();
-                let cx = (d.bbox[0] + d.bbox[2]) as f64 / 2.0;
-                let cy = (d.bbox[1] + d.bbox[3]) as f64 / 2.0;
-                thr.is_some_and(|th| d.score >= th) && point_in_polygon(cx, cy, &self.cfg.zone)
-            })
+            .filter(|c| c.score >= self.cfg.score_threshold && in_zone(&c.bbox, &self.cfg.zone))
+            .map(|c| c.as_detection())
             .collect();
+        self.last_raw = dets;
         let top = self.last_dets.first().cloned();
         let present = top.is_some();
 

@@ -319,6 +319,51 @@ impl Detector {
         self.detect_timed(rgb, w, h, min_score).map(|(d, _)| d)
     }
 
+    /// Detections inside the sub-rectangle `roi = [x0, y0, x1, y1]` (frame pixels, clamped to
+    /// the image) of a packed RGB image: only that region is scaled to the network input, so a
+    /// small car zone or a tile gets the network's whole resolution. Boxes come back in frame
+    /// pixels.
+    pub fn detect_region(
+        &mut self,
+        rgb: &[u8],
+        w: u32,
+        h: u32,
+        roi: [u32; 4],
+        min_score: f32,
+    ) -> Result<(Vec<Detection>, Timings), EbikeError> {
+        if w == 0 || h == 0 || rgb.len() < w as usize * h as usize * 3 {
+            return Err(EbikeError::Run(format!(
+                "image {w}x{h} with {} bytes of RGB",
+                rgb.len()
+            )));
+        }
+        let x0 = roi[0].min(w - 1);
+        let y0 = roi[1].min(h - 1);
+        let x1 = roi[2].clamp(x0 + 1, w);
+        let y1 = roi[3].clamp(y0 + 1, h);
+        if (x0, y0, x1, y1) == (0, 0, w, h) {
+            return self.detect_timed(rgb, w, h, min_score);
+        }
+        let t0 = Instant::now();
+        let (cw, ch) = (x1 - x0, y1 - y0);
+        let stride = w as usize * 3;
+        let mut crop = Vec::with_capacity(cw as usize * ch as usize * 3);
+        for y in y0..y1 {
+            let o = y as usize * stride + x0 as usize * 3;
+            crop.extend_from_slice(&rgb[o..o + cw as usize * 3]);
+        }
+        let copy_ms = t0.elapsed().as_secs_f64() * 1e3;
+        let (mut dets, mut t) = self.detect_timed(&crop, cw, ch, min_score)?;
+        t.pre_ms += copy_ms;
+        for d in dets.iter_mut() {
+            d.bbox[0] += x0 as f32;
+            d.bbox[1] += y0 as f32;
+            d.bbox[2] += x0 as f32;
+            d.bbox[3] += y0 as f32;
+        }
+        Ok((dets, t))
+    }
+
     /// `detect`, also returning the time of each stage.
     pub fn detect_timed(
         &mut self,

@@ -435,3 +435,131 @@ pub fn evaluate_sequence(
     rep.latency_s = rep.alarm_s.map(|t| t - rep.visible_from_s);
     Ok(rep)
 }
+
+/// One point of a precision/recall curve over the fused e-bike score.
+#[derive(Clone, Debug, Serialize)]
+pub struct CurvePoint {
+    pub threshold: f32,
+    pub tp: usize,
+    pub fp: usize,
+    pub precision: f64,
+    pub recall: f64,
+}
+
+/// The fused e-bike score (`score::fuse`, the analytic's own) on labelled images.
+#[derive(Clone, Debug, Serialize)]
+pub struct FusedReport {
+    /// `fused` (one model run on the image) or `fused+tiles` (and its two tiles).
+    pub variant: String,
+    pub images: usize,
+    pub gt: usize,
+    /// At the configured `score_threshold`.
+    pub threshold: f32,
+    pub tp: usize,
+    pub fp: usize,
+    pub precision: f64,
+    pub recall: f64,
+    pub ap: f64,
+    pub curve: Vec<CurvePoint>,
+    /// Detector time per image (all model runs), ms.
+    pub mean_ms: f64,
+    pub model_runs_per_image: f64,
+}
+
+fn pr(tp: usize, fp: usize, gt: usize) -> (f64, f64) {
+    (
+        if tp + fp > 0 {
+            tp as f64 / (tp + fp) as f64
+        } else {
+            1.0
+        },
+        if gt > 0 { tp as f64 / gt as f64 } else { 0.0 },
+    )
+}
+
+/// Fused e-bike candidates on every labelled image of `dir` (whole image as the zone), matched
+/// at `iou_thr` to the VOC e-bike boxes.
+pub fn evaluate_images_fused(
+    detector: &mut Detector,
+    cfg: &ElevatorConfig,
+    dir: &Path,
+    iou_thr: f32,
+    tiled: bool,
+) -> Result<FusedReport, EbikeError> {
+    let scorer = super::analytic::Scorer::for_config(cfg, detector);
+    let mut hits: Vec<(f32, bool)> = Vec::new();
+    let (mut gt, mut images, mut runs) = (0usize, 0usize, 0u64);
+    let mut total_ms = 0.0;
+    for img_path in list_images(dir)? {
+        let xml_path = img_path.with_extension("xml");
+        let Ok(xml) = std::fs::read_to_string(&xml_path) else {
+            continue;
+        };
+        let ann = parse_voc(&xml).map_err(|reason| EbikeError::Io {
+            path: xml_path.clone(),
+            reason,
+        })?;
+        let img = load_rgb(&img_path)?;
+        let (w, h) = (img.width(), img.height());
+        let (dets, t, n) = scorer.detect(detector, img.as_raw(), w, h, [0, 0, w, h], tiled)?;
+        total_ms += t.pre_ms + t.infer_ms + t.post_ms;
+        runs += n;
+        images += 1;
+        let cands = super::score::fuse(&dets, &scorer.fusion);
+        let truth: Vec<VocObject> = ann
+            .objects
+            .into_iter()
+            .filter(|o| eval_class_of(&o.name) == "ebike")
+            .collect();
+        gt += truth.iter().filter(|o| !o.difficult).count();
+        let pairs: Vec<(f32, [f32; 4])> = cands.iter().map(|c| (c.score, c.bbox)).collect();
+        for (p, f) in pairs.iter().zip(match_detections(&truth, &pairs, iou_thr)) {
+            if let Some(tp) = f {
+                hits.push((p.0, tp));
+            }
+        }
+    }
+    let at = |thr: f32| {
+        let tp = hits.iter().filter(|h| h.1 && h.0 >= thr).count();
+        let fp = hits.iter().filter(|h| !h.1 && h.0 >= thr).count();
+        (tp, fp)
+    };
+    let curve = (1..20)
+        .map(|k| {
+            let thr = k as f32 * 0.05;
+            let (tp, fp) = at(thr);
+            let (precision, recall) = pr(tp, fp, gt);
+            CurvePoint {
+                threshold: thr,
+                tp,
+                fp,
+                precision,
+                recall,
+            }
+        })
+        .collect();
+    let (tp, fp) = at(cfg.score_threshold);
+    let (precision, recall) = pr(tp, fp, gt);
+    Ok(FusedReport {
+        variant: if tiled { "fused+tiles" } else { "fused" }.into(),
+        images,
+        gt,
+        threshold: cfg.score_threshold,
+        tp,
+        fp,
+        precision,
+        recall,
+        ap: average_precision(hits, gt),
+        curve,
+        mean_ms: if images > 0 {
+            total_ms / images as f64
+        } else {
+            0.0
+        },
+        model_runs_per_image: if images > 0 {
+            runs as f64 / images as f64
+        } else {
+            0.0
+        },
+    })
+}

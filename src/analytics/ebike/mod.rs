@@ -14,6 +14,7 @@ pub mod layouts;
 pub mod nms;
 pub mod preprocess;
 pub mod rules;
+pub mod score;
 
 use std::path::PathBuf;
 

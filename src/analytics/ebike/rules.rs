@@ -88,26 +88,53 @@ impl MotionGate {
 }
 
 /// When to run the detector: at most `detect_fps`, only on motion (or while an alarm is open),
-/// and at least every `idle_interval_s`.
+/// and at least every `idle_interval_s` — except in a burst: the first `burst_runs` slots after
+/// start, after a stream discontinuity and after the last motion all run, so a still car is
+/// checked k-of-n at once.
 pub struct Scheduler {
     period: f64,
     idle_interval: f64,
     last_tick: Option<f64>,
+    last_frame: Option<f64>,
     last_run: Option<f64>,
+    burst_runs: usize,
+    burst_left: usize,
 }
+
+/// A media-time gap (or any step back) larger than this is a discontinuity: a reconnect, a
+/// looped file, a stalled stream that came back.
+pub const DISCONTINUITY_S: f64 = 1.0;
 
 impl Scheduler {
     pub fn new(detect_fps: f64, idle_interval_s: f64) -> Scheduler {
+        Scheduler::with_burst(detect_fps, idle_interval_s, 0)
+    }
+
+    pub fn with_burst(detect_fps: f64, idle_interval_s: f64, burst_runs: usize) -> Scheduler {
         Scheduler {
             period: 1.0 / detect_fps.max(1e-3),
             idle_interval: idle_interval_s,
             last_tick: None,
+            last_frame: None,
             last_run: None,
+            burst_runs,
+            burst_left: burst_runs,
         }
+    }
+
+    /// Whether the start-up / reconnect burst is still running.
+    pub fn in_burst(&self) -> bool {
+        self.burst_left > 0
     }
 
     /// Whether a detector slot falls on this frame (the detector rate). Call once per frame.
     pub fn tick(&mut self, t: f64) -> bool {
+        if let Some(l) = self.last_frame {
+            if t < l || t - l > DISCONTINUITY_S {
+                self.burst_left = self.burst_runs;
+            }
+        }
+        self.last_frame = Some(t);
         // Half a frame of slack at 25–30 fps so 5 fps lands on every 5th/6th frame.
         let due = match self.last_tick {
             None => true,
@@ -121,12 +148,24 @@ impl Scheduler {
 
     /// Whether to run in this slot, given the motion verdict and alarm state.
     pub fn should_run(&mut self, t: f64, moving: bool, alarmed: bool) -> bool {
+        // Motion hangover: keep checking for a burst after the car goes still, so an e-bike
+        // parked right after it came in is confirmed from sharp, still frames.
+        if moving && self.burst_runs > 0 {
+            self.burst_left = self.burst_runs;
+        }
         let run = match self.last_run {
             None => true,
-            Some(l) => moving || alarmed || t < l || t - l >= self.idle_interval - 0.015,
+            Some(l) => {
+                self.burst_left > 0
+                    || moving
+                    || alarmed
+                    || t < l
+                    || t - l >= self.idle_interval - 0.015
+            }
         };
         if run {
             self.last_run = Some(t);
+            self.burst_left = self.burst_left.saturating_sub(1);
         }
         run
     }
