@@ -17,8 +17,36 @@ use super::{ApiError, AppState, ErrorBody};
 use crate::analytics::calibrate::{self, Fit, PlacedPoint};
 use crate::audit::{self, AuditEntry};
 use crate::auth::{Action, Principal};
-use crate::config::{CalibPoint, CameraKind, Config};
-use crate::service::ReloadReport;
+use crate::config::{CalibPoint, CameraConfig, CameraKind, Config};
+use crate::service::{ConfigReloader, ReloadReport};
+
+/// The running configuration's facade camera `name`: 501 when the configuration is not
+/// available, 404 for an unknown camera, 422 (`why`) for a camera of another kind.
+fn running_facade(
+    reloader: &dyn ConfigReloader,
+    name: &str,
+    why: &str,
+) -> Result<CameraConfig, ApiError> {
+    let cfg = reloader.current().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "not_implemented",
+            "the running configuration is not available",
+        )
+    })?;
+    let cam = cfg
+        .cameras
+        .into_iter()
+        .find(|c| c.name == name)
+        .ok_or_else(|| ApiError::not_found(format!("no camera '{name}'")))?;
+    if cam.kind != CameraKind::Facade {
+        return Err(invalid(format!(
+            "camera '{name}': kind: {why}, this one is {:?}",
+            cam.kind
+        )));
+    }
+    Ok(cam)
+}
 
 /// Points placed on the camera's picture.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -71,23 +99,7 @@ pub(crate) async fn get_coverage(
     };
     let thumb = state.cameras.thumbnail(&name);
     blocking(move || {
-        let cfg = reloader.current().ok_or_else(|| {
-            ApiError::new(
-                StatusCode::NOT_IMPLEMENTED,
-                "not_implemented",
-                "the running configuration is not available",
-            )
-        })?;
-        let cam = cfg
-            .cameras
-            .iter()
-            .find(|c| c.name == name)
-            .ok_or_else(|| ApiError::not_found(format!("no camera '{name}'")))?;
-        if cam.kind != CameraKind::Facade {
-            return Err(invalid(format!(
-                "camera '{name}': kind: coverage is for facade cameras"
-            )));
-        }
+        let cam = running_facade(reloader.as_ref(), &name, "coverage is for facade cameras")?;
         let size = match (q.width, q.height, cam.analysis_size, &thumb) {
             (Some(w), Some(h), _, _) => [w, h],
             (_, _, Some(s), _) => s,
@@ -180,24 +192,11 @@ pub(crate) async fn post_calibration(
     };
     let store = state.store.clone();
     blocking(move || {
-        let cfg = reloader.current().ok_or_else(|| {
-            ApiError::new(
-                StatusCode::NOT_IMPLEMENTED,
-                "not_implemented",
-                "the running configuration is not available",
-            )
-        })?;
-        let cam = cfg
-            .cameras
-            .iter()
-            .find(|c| c.name == name)
-            .ok_or_else(|| ApiError::not_found(format!("no camera '{name}'")))?;
-        if cam.kind != CameraKind::Facade {
-            return Err(invalid(format!(
-                "camera '{name}': kind: a calibration is for facade cameras, this one is {:?}",
-                cam.kind
-            )));
-        }
+        let cam = running_facade(
+            reloader.as_ref(),
+            &name,
+            "a calibration is for facade cameras",
+        )?;
         let [w, h] = match (req.image_size, cam.analysis_size) {
             (Some(s), _) | (None, Some(s)) => s,
             (None, None) => {
