@@ -428,9 +428,15 @@ mod tests {
 
     /// A frontal camera: 20 px per metre, x = (px − 640)/20, height = (720 − py)/20 + 5.
     fn frontal(model: BuildingModel) -> FacadeConfig {
+        frontal_at(model, 20.0, 5.0)
+    }
+
+    /// A 1280×720 camera square-on to the facade at `ppm` px per metre, its bottom edge at
+    /// `base_m` above ground.
+    fn frontal_at(model: BuildingModel, ppm: f64, base_m: f64) -> FacadeConfig {
         let pt = |px: f64, py: f64| CalibPoint {
             px: [px, py],
-            m: [(px - 640.0) / 20.0, (720.0 - py) / 20.0 + 5.0],
+            m: [(px - 640.0) / ppm, (720.0 - py) / ppm + base_m],
         };
         FacadeConfig {
             floor_height_m: 3.0,
@@ -491,21 +497,7 @@ mod tests {
             ..Default::default()
         };
         // 100 px per metre: a 10 cm object is 10 px.
-        let pt = |px: f64, py: f64| CalibPoint {
-            px: [px, py],
-            m: [(px - 640.0) / 100.0, (720.0 - py) / 100.0 + 6.0],
-        };
-        let mut low = FacadeConfig {
-            floor_height_m: 3.0,
-            calibration: vec![
-                pt(0.0, 0.0),
-                pt(1280.0, 0.0),
-                pt(1280.0, 720.0),
-                pt(0.0, 720.0),
-            ],
-            masks: Vec::new(),
-            model: model.clone(),
-        };
+        let mut low = frontal_at(model.clone(), 100.0, 6.0);
         // Heights 6 .. 13.2 m: floors 3 (6.9-8.4) and 4 (9.9-11.4) in view.
         let a = plan_camera("low", &low, 1280, 720).unwrap();
         assert_eq!(a.floors_in_view, vec![3, 4]);
@@ -522,20 +514,7 @@ mod tests {
         assert_eq!(v[0].verdict, "not met");
         assert_eq!(v[0].uncovered, vec!["4-A", "5-A", "6-A"]);
         // A second camera higher up covers 4-6: together they meet the standard.
-        let pt2 = |px: f64, py: f64| CalibPoint {
-            px: [px, py],
-            m: [(px - 640.0) / 90.0, (720.0 - py) / 90.0 + 9.6],
-        };
-        let high = FacadeConfig {
-            calibration: vec![
-                pt2(0.0, 0.0),
-                pt2(1280.0, 0.0),
-                pt2(1280.0, 720.0),
-                pt2(0.0, 720.0),
-            ],
-            masks: Vec::new(),
-            ..low.clone()
-        };
+        let high = frontal_at(model, 90.0, 9.6);
         let b = plan_camera("high", &high, 1280, 720).unwrap();
         let v = verdicts(&[a, b]);
         assert_eq!(v[0].verdict, "met", "{:?}", v[0].uncovered);
